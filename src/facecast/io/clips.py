@@ -1,0 +1,99 @@
+"""Open a clip, whichever form it takes, and iterate its frames as RGB arrays.
+
+A clip is either a video file (mp4, avi, mov, mkv, webm) or a folder of
+numbered images (one clip per folder, frames in numeric order of the digits
+in their names).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class ClipError(RuntimeError):
+    """A clip could not be opened or decoded."""
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    clip_id: str
+    path: Path
+    kind: str  # video | images
+
+
+def clip_kind(path: Path) -> str | None:
+    """'video', 'images' or None when the entry is not a clip."""
+    if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+        return "video"
+    if path.is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir()):
+        return "images"
+    return None
+
+
+def _frame_number(path: Path) -> int:
+    digits = re.findall(r"\d+", path.stem)
+    if not digits:
+        raise ClipError(f"{path}: image name has no frame number")
+    return int(digits[-1])
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The folder's images in frame order; duplicate numbers are an error."""
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    numbered = sorted(files, key=lambda p: (_frame_number(p), p.name))
+    numbers = [_frame_number(p) for p in numbered]
+    dup = sorted({n for n in numbers if numbers.count(n) > 1})
+    if dup:
+        raise ClipError(f"{folder}: more than one image for frame number(s) {dup[:5]}")
+    return numbered
+
+
+def video_fps(path: Path) -> float | None:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+    finally:
+        cap.release()
+    return float(fps) if fps and np.isfinite(fps) and fps > 0 else None
+
+
+def iter_frames(path: str | Path, kind: str) -> Iterator[np.ndarray]:
+    """Yield every frame of the clip as an RGB uint8 array."""
+    path = Path(path)
+    if kind == "video":
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise ClipError(f"{path}: video could not be opened")
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+    elif kind == "images":
+        for f in image_files(path):
+            frame = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if frame is None:
+                raise ClipError(f"{f}: image could not be decoded")
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    else:
+        raise ClipError(f"{path}: unknown clip kind '{kind}'")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """One image as RGB uint8."""
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise ClipError(f"{path}: image could not be decoded")
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,273 @@
+"""The Parquet contracts between stages.
+
+Every table has a name, a pyarrow schema and a schema version. The name and
+version are written into the file's metadata and checked on read, together
+with the column names and types, so a stage never works on a table written
+by an older or different contract. Writes are atomic: the file is written
+next to its destination and renamed into place.
+
+Conventions: ``landmarks`` is 68 (x, y) pairs flattened to 136 float32 values
+``[x0, y0, x1, y1, ...]`` in frame pixels; ``embedding`` is dlib's 128-D face
+descriptor; boxes are ``bbox_x0, bbox_y0, bbox_x1, bbox_y1`` in pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+N_LANDMARKS = 68
+EMBEDDING_DIM = 128
+
+LANDMARKS = pa.list_(pa.float32(), N_LANDMARKS * 2)
+EMBEDDING = pa.list_(pa.float32(), EMBEDDING_DIM)
+
+META_NAME = b"facecast.table"
+META_VERSION = b"facecast.schema_version"
+
+
+class TableError(ValueError):
+    """A table file is missing or does not match its contract."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    version: int
+    schema: pa.Schema
+    doc: str
+
+
+def _bbox() -> list[pa.Field]:
+    return [pa.field(f"bbox_{c}", pa.float32(), nullable=False) for c in ("x0", "y0", "x1", "y1")]
+
+
+def _face_fields() -> list[pa.Field]:
+    """Columns shared by clip faces and donor faces."""
+    return [
+        *_bbox(),
+        pa.field("det_score", pa.float32()),  # null where the box was tracked, not detected
+        pa.field("source", pa.string(), nullable=False),  # detected | tracked | interpolated
+        pa.field("landmarks", LANDMARKS),  # null where the face is too small for landmarks
+        pa.field("yaw_deg", pa.float32()),
+        pa.field("pitch_deg", pa.float32()),
+        pa.field("roll_deg", pa.float32()),
+        pa.field("embedding", EMBEDDING),  # null where not embedded (stride) or too small
+        pa.field("status", pa.string(), nullable=False),  # ok | too_small | no_landmarks
+        pa.field("reason", pa.string()),
+    ]
+
+
+def _track_stats() -> list[pa.Field]:
+    return [
+        pa.field("n_embedded", pa.int32(), nullable=False),
+        pa.field("embedding_centroid", EMBEDDING),  # null when no face of the track was embedded
+        pa.field("embedding_spread", pa.float32()),  # mean distance of embeddings to the centroid
+        pa.field("mean_det_score", pa.float32()),
+        pa.field("median_face_px", pa.float32()),  # median box height
+    ]
+
+
+SPECS: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec(
+            "clips",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("path", pa.string(), nullable=False),
+                    pa.field("kind", pa.string(), nullable=False),  # video | images
+                    pa.field("n_frames", pa.int32(), nullable=False),  # counted by decoding
+                    pa.field("fps", pa.float64()),
+                    pa.field("width", pa.int32()),
+                    pa.field("height", pa.int32()),
+                    pa.field("sha256", pa.string(), nullable=False),
+                    pa.field("subject_id", pa.string()),
+                    pa.field("status", pa.string(), nullable=False),  # ok | unreadable | empty
+                    pa.field("reason", pa.string()),
+                ]
+            ),
+            "one row per clip found under input.root/clips",
+        ),
+        TableSpec(
+            "frames",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("timestamp_s", pa.float64(), nullable=False),
+                    pa.field("label", pa.string()),  # null: no label covers this frame (counted in metrics)
+                ]
+            ),
+            "one row per decoded frame of every readable clip",
+        ),
+        TableSpec(
+            "ingest_issues",
+            1,
+            pa.schema(
+                [
+                    pa.field("source", pa.string(), nullable=False),  # clips | labels.csv | subjects.csv
+                    pa.field("clip_id", pa.string()),
+                    pa.field("row", pa.int32()),  # 1-based data row in the CSV, header excluded
+                    pa.field("frame_start", pa.int32()),
+                    pa.field("frame_end", pa.int32()),
+                    pa.field("kind", pa.string(), nullable=False),
+                    pa.field("reason", pa.string(), nullable=False),
+                ]
+            ),
+            "every problem ingest found and did not stop for",
+        ),
+        TableSpec(
+            "faces",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("track_id", pa.int32(), nullable=False),
+                    *_face_fields(),
+                    pa.field("interpolated", pa.bool_(), nullable=False),
+                ]
+            ),
+            "one row per face per frame",
+        ),
+        TableSpec(
+            "tracks",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("track_id", pa.int32(), nullable=False),
+                    pa.field("first_frame", pa.int32(), nullable=False),
+                    pa.field("last_frame", pa.int32(), nullable=False),
+                    pa.field("n_frames", pa.int32(), nullable=False),
+                    pa.field("n_detected", pa.int32(), nullable=False),
+                    pa.field("n_interpolated", pa.int32(), nullable=False),
+                    pa.field("n_landmarks", pa.int32(), nullable=False),
+                    *_track_stats(),
+                ]
+            ),
+            "one row per face track",
+        ),
+        TableSpec(
+            "donor_faces",
+            1,
+            pa.schema(
+                [
+                    pa.field("donor_id", pa.string(), nullable=False),
+                    pa.field("image", pa.string(), nullable=False),  # path relative to input.donors
+                    pa.field("width", pa.int32(), nullable=False),
+                    pa.field("height", pa.int32(), nullable=False),
+                    *_face_fields(),
+                ]
+            ),
+            "one row per face found in a donor image; an image with none gets one row with status no_face",
+        ),
+        TableSpec(
+            "donor_tracks",
+            1,
+            pa.schema(
+                [
+                    pa.field("donor_id", pa.string(), nullable=False),
+                    pa.field("n_images", pa.int32(), nullable=False),
+                    pa.field("n_faces", pa.int32(), nullable=False),
+                    *_track_stats(),
+                ]
+            ),
+            "one row per donor: the donor's faces aggregated like a track",
+        ),
+    ]
+}
+
+
+def spec(name: str) -> TableSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise TableError(f"no table named '{name}' (known: {', '.join(SPECS)})") from None
+
+
+def empty(name: str) -> pa.Table:
+    return spec(name).schema.empty_table()
+
+
+def to_arrow(name: str, data: pa.Table | pd.DataFrame | list[dict]) -> pa.Table:
+    """Convert rows to the table's schema, naming any column that does not fit."""
+    s = spec(name)
+    if isinstance(data, list):
+        try:
+            data = pa.Table.from_pylist(data, schema=s.schema) if data else s.schema.empty_table()
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TableError(f"{name}: {exc}") from exc
+    elif isinstance(data, pd.DataFrame):
+        missing = [f.name for f in s.schema if f.name not in data.columns]
+        extra = [c for c in data.columns if c not in s.schema.names]
+        if missing or extra:
+            raise TableError(f"{name}: columns do not match the schema (missing {missing}, unexpected {extra})")
+        try:
+            data = pa.Table.from_pandas(data[s.schema.names], schema=s.schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TableError(f"{name}: {exc}") from exc
+    if data.schema.names != s.schema.names:
+        raise TableError(f"{name}: columns {data.schema.names} do not match the schema {s.schema.names}")
+    try:
+        data = data.cast(s.schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+        raise TableError(f"{name}: {exc}") from exc
+    for field in s.schema:
+        if not field.nullable and data.column(field.name).null_count:
+            raise TableError(f"{name}: column '{field.name}' may not hold nulls")
+    return data
+
+
+def write(name: str, data: pa.Table | pd.DataFrame | list[dict], path: str | Path) -> Path:
+    """Write a table atomically with its name and schema version in the metadata."""
+    s = spec(name)
+    table = to_arrow(name, data)
+    meta = dict(table.schema.metadata or {})
+    meta[META_NAME] = s.name.encode()
+    meta[META_VERSION] = str(s.version).encode()
+    table = table.replace_schema_metadata(meta)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read(name: str, path: str | Path) -> pa.Table:
+    """Read a table and check that it was written under the current contract."""
+    s = spec(name)
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{path}: table '{name}' not found (run the stage that writes it)")
+    table = pq.read_table(path)
+    meta = table.schema.metadata or {}
+    found = meta.get(META_NAME, b"").decode()
+    version = meta.get(META_VERSION, b"").decode()
+    if found != s.name:
+        raise TableError(f"{path}: expected table '{s.name}', file holds '{found or 'no facecast table'}'")
+    if version != str(s.version):
+        raise TableError(f"{path}: table '{name}' has schema version {version or 'none'}, this facecast reads {s.version}")
+    if not table.schema.remove_metadata().equals(s.schema):
+        raise TableError(f"{path}: table '{name}' columns differ from schema version {s.version}")
+    return table
+
+
+def read_df(name: str, path: str | Path) -> pd.DataFrame:
+    return read(name, path).to_pandas()

@@ -1,0 +1,88 @@
+"""Parquet contracts: schema checks, version metadata, atomic writes."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from facecast import tables
+from facecast.tables import TableError
+
+
+def frames_rows():
+    return [
+        {"clip_id": "a", "frame_idx": 0, "timestamp_s": 0.0, "label": "neutral"},
+        {"clip_id": "a", "frame_idx": 1, "timestamp_s": 0.04, "label": None},
+    ]
+
+
+def test_round_trip_keeps_schema_and_version(tmp_path):
+    path = tables.write("frames", frames_rows(), tmp_path / "frames.parquet")
+    meta = pq.read_schema(path).metadata
+    assert meta[b"facecast.table"] == b"frames"
+    assert meta[b"facecast.schema_version"] == str(tables.spec("frames").version).encode()
+    df = tables.read_df("frames", path)
+    assert df.loc[0, "label"] == "neutral" and pd.isna(df.loc[1, "label"])
+    assert str(df["frame_idx"].dtype) == "int32"
+
+
+def test_fixed_size_vectors(tmp_path):
+    row = {c: None for c in tables.spec("faces").schema.names}
+    row.update(
+        clip_id="a", frame_idx=0, track_id=0, bbox_x0=1.0, bbox_y0=2.0, bbox_x1=30.0, bbox_y1=40.0,
+        source="detected", det_score=0.99, status="ok", interpolated=False,
+        landmarks=np.arange(136, dtype=np.float32).tolist(), embedding=np.zeros(128).tolist(),
+    )
+    path = tables.write("faces", [row], tmp_path / "faces.parquet")
+    df = tables.read_df("faces", path)
+    assert len(df.loc[0, "landmarks"]) == 136 and len(df.loc[0, "embedding"]) == 128
+    row["landmarks"] = [0.0] * 10
+    with pytest.raises(TableError, match="faces"):
+        tables.write("faces", [row], tmp_path / "bad.parquet")
+
+
+def test_wrong_columns_are_named(tmp_path):
+    df = pd.DataFrame(frames_rows()).drop(columns=["label"]).assign(extra=1)
+    with pytest.raises(TableError, match=r"missing \['label'\], unexpected \['extra'\]"):
+        tables.write("frames", df, tmp_path / "f.parquet")
+
+
+def test_nulls_in_required_columns_are_refused(tmp_path):
+    rows = frames_rows()
+    rows[0]["clip_id"] = None
+    with pytest.raises(TableError, match="clip_id"):
+        tables.write("frames", rows, tmp_path / "f.parquet")
+
+
+def test_read_checks_name_and_version(tmp_path):
+    path = tables.write("frames", frames_rows(), tmp_path / "frames.parquet")
+    with pytest.raises(TableError, match="expected table 'clips', file holds 'frames'"):
+        tables.read("clips", path)
+    old = pq.read_table(path)
+    old = old.replace_schema_metadata({b"facecast.table": b"frames", b"facecast.schema_version": b"0"})
+    pq.write_table(old, tmp_path / "old.parquet")
+    with pytest.raises(TableError, match="schema version 0"):
+        tables.read("frames", tmp_path / "old.parquet")
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "foreign.parquet")
+    with pytest.raises(TableError, match="no facecast table"):
+        tables.read("frames", tmp_path / "foreign.parquet")
+    with pytest.raises(TableError, match="not found"):
+        tables.read("frames", tmp_path / "missing.parquet")
+
+
+def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
+    path = tables.write("frames", frames_rows(), tmp_path / "frames.parquet")
+    before = path.read_bytes()
+    bad = frames_rows()
+    bad[1]["frame_idx"] = "one"
+    with pytest.raises(TableError):
+        tables.write("frames", bad, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames.parquet"]
+
+
+def test_every_schema_can_be_written_empty(tmp_path):
+    for name in tables.SPECS:
+        path = tables.write(name, [], tmp_path / f"{name}.parquet")
+        assert tables.read(name, path).num_rows == 0
