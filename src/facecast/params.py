@@ -53,6 +53,13 @@ class IngestParams(Section):
         description="true: any label row problem (unknown clip, overlap, out of range) stops the stage; "
         "false: the row is recorded in ingest_issues.parquet and the stage goes on",
     )
+    image_fps: float = Field(
+        25.0,
+        gt=0,
+        le=1000,
+        description="frame rate given to clips that are folders of images (they carry none), and to videos "
+        "whose container reports none (recorded as a 'no_fps' issue); frame timestamps are frame_idx / fps",
+    )
 
 
 class FacesParams(Section):

@@ -1,0 +1,53 @@
+"""One row of clips.parquet per clip: decoded, hashed, and given its frame rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from facecast.ingest.digest import clip_sha256
+from facecast.ingest.issues import CLIPS, Issue
+from facecast.ingest.probe import Probe, probe
+from facecast.io.clips import ClipSource, video_fps
+
+
+@dataclass(frozen=True)
+class Clip:
+    source: ClipSource
+    probe: Probe
+    fps: float | None
+    sha256: str  # empty only when the bytes could not be read (status unreadable)
+    issues: list[Issue] = field(default_factory=list)
+
+    def row(self, subject_id: str | None) -> dict:
+        return {
+            "clip_id": self.source.clip_id,
+            "path": self.source.path.as_posix(),
+            "kind": self.source.kind,
+            "n_frames": self.probe.n_frames,
+            "fps": self.fps,
+            "width": self.probe.width,
+            "height": self.probe.height,
+            "sha256": self.sha256,
+            "subject_id": subject_id,
+            "status": self.probe.status,
+            "reason": self.probe.reason,
+        }
+
+
+def catalog(source: ClipSource, image_fps: float) -> Clip:
+    """Hash and decode the clip; a clip that cannot be used gets its status and reason, never an exception."""
+    try:
+        sha256 = clip_sha256(source)
+    except OSError as exc:
+        result = Probe(0, None, None, "unreadable", f"cannot be read ({exc})")
+        return Clip(source, result, None, "", [Issue(CLIPS, "unreadable", result.reason, source.clip_id)])
+    result = probe(source)
+    issues = [] if result.ok else [Issue(CLIPS, result.status, result.reason, source.clip_id)]
+    if source.kind == "images":
+        return Clip(source, result, image_fps, sha256, issues)
+    fps = video_fps(source.path)
+    if fps is None and result.ok:
+        fps = image_fps
+        reason = f"the container reports no frame rate; timestamps use ingest.image_fps = {image_fps}"
+        issues.append(Issue(CLIPS, "no_fps", reason, source.clip_id))
+    return Clip(source, result, fps, sha256, issues)
