@@ -10,10 +10,10 @@ with a message naming the key and what it expected.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 
 class ParamsError(ValueError):
@@ -93,11 +93,169 @@ class FacesParams(Section):
         return tuple(float(v) for v in value)
 
 
+SHARE_TOLERANCE = 1e-6
+_RESERVED_ATTRIBUTES = ("donor_id", "identity_id", "share")
+
+Name = Annotated[str, Field(min_length=1)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _sum_to_one(shares: dict[str, float]) -> dict[str, float]:
+    if not shares:
+        raise ValueError("expected at least one category with its share")
+    total = sum(shares.values())
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ValueError(f"shares sum to {total:g}, expected 1")
+    return shares
+
+
+Shares = Annotated[dict[Name, Share], AfterValidator(_sum_to_one)]
+
+
+class CastParams(Section):
+    """Synthetic identities under demographic quotas, and the casting plan (see issue 'Stage cast')."""
+
+    identities: int = Field(6, ge=1, le=100_000, description="distinct synthetic people to create")
+    variants_per_track: int = Field(
+        1, ge=1, le=64, description="recasts of each original track, each played by a different identity"
+    )
+    donors_per_identity: int = Field(
+        3, ge=1, le=64, description="donors blended into one identity, all from the identity's quota cell"
+    )
+    quotas: dict[Name, Shares] = Field(
+        default_factory=dict,
+        description="marginal shares per declared attribute: attribute -> {category: share}, each summing to 1; "
+        "an identity's quota cell is one category of every attribute listed here",
+    )
+    bins: dict[Name, dict[Name, Name]] = Field(
+        default_factory=dict,
+        description="attribute -> {donor value: category}; an attribute with no bins uses the donor values "
+        "as categories",
+    )
+    joint: list[dict[Name, str | float]] | None = Field(
+        None,
+        description="explicit joint quotas overriding the fit of the marginals: a list of "
+        "{<attribute>: <category> for every quota attribute, share: <share>}; cells not listed get 0",
+    )
+    balance_by: Literal["frames", "identities"] = Field(
+        "frames", description="shares counted over output frames, or over identities"
+    )
+    on_shortfall: Literal["error", "relax"] = Field(
+        "error",
+        description="error: stop with a table of target vs possible when the gallery cannot meet the quotas; "
+        "relax: get as close as the gallery allows and report the gap",
+    )
+    method: Literal["morph"] = Field("morph", description="how an identity is synthesised from its donors")
+    face_size: int = Field(512, ge=512, le=4096, description="side of the canonical identity face image, px")
+    min_donor_distance: float = Field(
+        0.6, gt=0.0, le=2.0, description="dlib embedding distance an identity must keep from every donor's centroid"
+    )
+    min_identity_distance: float = Field(
+        0.6, gt=0.0, le=2.0, description="dlib embedding distance an identity must keep from every other identity"
+    )
+    min_track_distance: float = Field(
+        0.6,
+        gt=0.0,
+        le=2.0,
+        description="a donor or identity closer than this to a track's embedding centroid is never cast on it",
+    )
+    max_attempts: int = Field(
+        200, ge=1, le=100_000, description="candidate syntheses tried per identity before it counts as failed"
+    )
+    frontal_max_deg: float = Field(
+        25.0, gt=0.0, le=90.0, description="a donor face is frontal when |yaw| and |pitch| are at most this"
+    )
+
+    @field_validator("quotas")
+    @classmethod
+    def _attributes_not_reserved(cls, quotas: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for attribute in quotas:
+            if attribute in _RESERVED_ATTRIBUTES:
+                raise ValueError(f"'{attribute}' is not a declared attribute and cannot have quotas")
+        return quotas
+
+    @field_validator("bins")
+    @classmethod
+    def _bins_reach_quota_categories(
+        cls, bins: dict[str, dict[str, str]], info: ValidationInfo
+    ) -> dict[str, dict[str, str]]:
+        quotas = info.data.get("quotas")
+        if quotas is None:  # quotas themselves were invalid; that error is reported
+            return bins
+        for attribute, mapping in bins.items():
+            if not mapping:
+                raise ValueError(f"{attribute}: expected at least one 'donor value: category' pair")
+            if attribute not in quotas:
+                continue
+            categories = quotas[attribute]
+            for value, category in mapping.items():
+                if category not in categories:
+                    raise ValueError(
+                        f"{attribute}.{value} maps to '{category}', which is not a category of "
+                        f"cast.quotas.{attribute} ({', '.join(categories)})"
+                    )
+            reached = set(mapping.values())
+            for category, share in categories.items():
+                if share > 0 and category not in reached:
+                    raise ValueError(
+                        f"no value of {attribute} maps to '{category}', which has a share in cast.quotas.{attribute}"
+                    )
+        return bins
+
+    @field_validator("joint")
+    @classmethod
+    def _joint_matches_quotas(
+        cls, joint: list[dict[str, Any]] | None, info: ValidationInfo
+    ) -> list[dict[str, Any]] | None:
+        quotas = info.data.get("quotas")
+        if joint is None or quotas is None:
+            return joint
+        if not quotas:
+            raise ValueError("needs cast.quotas to list the attributes and categories it combines")
+        if not joint:
+            raise ValueError("expected at least one cell, or null for none")
+        seen: set[tuple[str, ...]] = set()
+        implied = {a: dict.fromkeys(c, 0.0) for a, c in quotas.items()}
+        for n, entry in enumerate(joint, start=1):
+            share = entry.get("share")
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+                raise ValueError(f"entry {n}: expected 'share' to be a number in [0, 1]")
+            named = {k for k in entry if k != "share"}
+            if named != set(quotas):
+                raise ValueError(
+                    f"entry {n}: expected exactly the quota attributes ({', '.join(quotas)}) and share, got "
+                    f"{', '.join(sorted(named)) or 'none'}"
+                )
+            for attribute, categories in quotas.items():
+                if entry[attribute] not in categories:
+                    raise ValueError(
+                        f"entry {n}: {attribute} '{entry[attribute]}' is not a category of cast.quotas.{attribute} "
+                        f"({', '.join(categories)})"
+                    )
+                implied[attribute][entry[attribute]] += share
+            cell = tuple(entry[a] for a in quotas)
+            if cell in seen:
+                raise ValueError(f"entry {n}: cell {', '.join(cell)} is listed twice")
+            seen.add(cell)
+        total = sum(entry["share"] for entry in joint)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            raise ValueError(f"shares sum to {total:g}, expected 1")
+        for attribute, shares in implied.items():
+            for category, share in shares.items():
+                if abs(share - quotas[attribute][category]) > SHARE_TOLERANCE:
+                    raise ValueError(
+                        f"gives {attribute} '{category}' a share of {share:g}, but cast.quotas.{attribute}.{category} "
+                        f"is {quotas[attribute][category]:g}"
+                    )
+        return joint
+
+
 SECTIONS: dict[str, type[Section]] = {
     "sample": SampleParams,
     "input": InputParams,
     "ingest": IngestParams,
     "faces": FacesParams,
+    "cast": CastParams,
 }
 SHARED = ("seed",)
 

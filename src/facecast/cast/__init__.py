@@ -1,0 +1,1 @@
+"""Stage cast: synthetic identities under demographic quotas, and the casting plan."""
