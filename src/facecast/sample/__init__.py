@@ -1,0 +1,5 @@
+"""Stage ``sample``: the embedded default dataset built from the openpeople subjects."""
+
+from facecast.sample.build import build_sample
+
+__all__ = ["build_sample"]

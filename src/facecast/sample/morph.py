@@ -1,0 +1,137 @@
+"""Landmark-guided (Delaunay) morph between two images of the same size.
+
+The classic face morph: the landmark sets of both images, plus fixed points
+at the image corners and edge midpoints, are interpolated to an intermediate
+shape (with dlib's 68 points, a ring of points around the head is added so
+hair and neck move with the face); the intermediate shape is
+Delaunay-triangulated; both images are warped piecewise-affinely onto it and
+cross-dissolved with the same weight.
+The faces stay aligned at every step, so the result is one face changing
+expression, not two faces overlaid.
+
+The piecewise-affine warp is done as one ``cv2.remap`` per image: the
+triangles are rasterised into a label image and every pixel takes the affine
+map of its triangle.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+OUTLINE = np.r_[0:27]  # dlib 68: jaw 0-16, brows 17-26
+HEAD_RING_SCALE = 1.6
+
+
+def ease(n: int) -> np.ndarray:
+    """The ``n`` morph weights strictly between 0 and 1, smoothstep-eased (slow in, slow out)."""
+    s = np.arange(1, n + 1, dtype=np.float64) / (n + 1)
+    return s * s * (3.0 - 2.0 * s)
+
+
+def frame_anchors(width: int, height: int) -> np.ndarray:
+    """The image corners and edge midpoints, (8, 2) float32: points that never move."""
+    xr, yr = width - 1, height - 1
+    xm, ym = xr / 2.0, yr / 2.0
+    return np.array(
+        [(0, 0), (xm, 0), (xr, 0), (xr, ym), (xr, yr), (xm, yr), (0, yr), (0, ym)], dtype=np.float32
+    )
+
+
+def head_ring(landmarks: np.ndarray, scale: float = HEAD_RING_SCALE) -> np.ndarray:
+    """Points around the head: the face outline (jaw and brows) enlarged ``scale`` times about its centre.
+
+    They follow the face's position, size and tilt, so hair and neck move
+    with the face instead of fading between two places.
+    """
+    outline = np.asarray(landmarks, dtype=np.float64)[OUTLINE]
+    centre = outline.mean(axis=0)
+    return centre + scale * (outline - centre)
+
+
+def _with_anchors(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The control points of one image: landmarks (+ head ring for 68 points) inside the image, then the anchors."""
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) == 68:
+        points = np.vstack([points, head_ring(points)])
+    inside = np.clip(points, 0, [width - 1, height - 1])
+    return np.vstack([inside, frame_anchors(width, height)])
+
+
+def _affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(T, 2, 3): per triangle, the affine map taking its ``dst`` corners to its ``src`` corners."""
+    d = np.concatenate([dst[triangles], np.ones((*triangles.shape, 1))], axis=2)  # (T, 3, 3)
+    return np.transpose(np.linalg.solve(d, src[triangles]), (0, 2, 1))  # (T, 2, 3)
+
+
+def _triangle_labels(points: np.ndarray, triangles: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An int32 image holding, per pixel, the index of the triangle that covers it (-1: none)."""
+    labels = np.full((height, width), -1, dtype=np.int32)
+    shift = 4  # sub-pixel vertex positions
+    fixed = np.round(points * (1 << shift)).astype(np.int32)
+    for k, tri in enumerate(triangles):
+        cv2.fillConvexPoly(labels, fixed[tri], int(k), lineType=cv2.LINE_8, shift=shift)
+    return labels
+
+
+@lru_cache(maxsize=4)
+def _pixel_grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return xs, ys
+
+
+def _maps(affines: list[np.ndarray], labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per image, the ``cv2.remap`` maps: each pixel read through its triangle's affine map.
+
+    Pixels no triangle covers (label -1) map to themselves.
+    """
+    height, width = labels.shape
+    identity = np.array([[[1, 0, 0], [0, 1, 0]]], dtype=np.float64)
+    # One row per affine coefficient (image, output axis, term), one column per triangle (+ identity).
+    table = np.concatenate([np.concatenate([a, identity]).reshape(-1, 6).T for a in affines]).astype(np.float32)
+    index = np.where(labels >= 0, labels, table.shape[1] - 1).ravel()
+    xs, ys = _pixel_grid(width, height)
+    rows = []
+    for k in range(0, len(table), 3):
+        m = table[k].take(index).reshape(height, width)
+        m *= xs
+        term = table[k + 1].take(index).reshape(height, width)
+        term *= ys
+        m += term
+        m += table[k + 2].take(index).reshape(height, width)
+        rows.append(m)
+    return [(rows[2 * i], rows[2 * i + 1]) for i in range(len(affines))]
+
+
+def _remap(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def morph(
+    image_a: np.ndarray, points_a: np.ndarray, image_b: np.ndarray, points_b: np.ndarray, t: float
+) -> np.ndarray:
+    """The image ``t`` of the way from ``image_a`` to ``image_b`` (0: a, 1: b).
+
+    ``points_a``/``points_b`` are corresponding landmarks, (N, 2) pixels; the
+    face of the result has landmarks ``(1 - t) * points_a + t * points_b``.
+    """
+    if image_a.shape != image_b.shape:
+        raise ValueError(f"morph needs images of one size, got {image_a.shape} and {image_b.shape}")
+    if np.shape(points_a) != np.shape(points_b):
+        raise ValueError(f"morph needs corresponding landmarks, got {np.shape(points_a)} and {np.shape(points_b)}")
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"morph weight must be in [0, 1], got {t}")
+    height, width = image_a.shape[:2]
+    src_a = _with_anchors(points_a, width, height)
+    src_b = _with_anchors(points_b, width, height)
+    mid = (1.0 - t) * src_a + t * src_b
+    triangles = Delaunay(mid).simplices
+    u, v = mid[triangles[:, 1]] - mid[triangles[:, 0]], mid[triangles[:, 2]] - mid[triangles[:, 0]]
+    triangles = triangles[np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]) > 1e-6]  # drop flat slivers
+    labels = _triangle_labels(mid, triangles, width, height)
+    maps_a, maps_b = _maps([_affines(mid, src_a, triangles), _affines(mid, src_b, triangles)], labels)
+    warped_a, warped_b = _remap(image_a, maps_a), _remap(image_b, maps_b)
+    return cv2.addWeighted(warped_a, 1.0 - t, warped_b, t, 0.0)
