@@ -79,6 +79,9 @@ class FacesParams(Section):
     smooth_min_cutoff: float = Field(1.0, gt=0.0, description="One-Euro filter cutoff (Hz) for landmark smoothing")
     smooth_beta: float = Field(0.05, ge=0.0, description="One-Euro filter speed coefficient: higher follows fast motion sooner")
     workers: int = Field(2, ge=1, le=64, description="clips processed in parallel")
+    donor_max_side: int = Field(
+        1024, ge=64, le=8192, description="donor images larger than this (longer side, px) are searched for faces at this size"
+    )
 
     @field_validator("thresholds", mode="before")
     @classmethod

@@ -1,0 +1,104 @@
+"""dlib's 128-D face descriptors (ResNet, "dlib_face_recognition_resnet_model_v1").
+
+A face is aligned by its 68-point shape into a 150x150 chip (``dlib.get_face_chips``,
+padding 0.25: exactly what ``compute_face_descriptor(image, shape)`` does
+inside, so the descriptors are identical), and chips go through the network
+in batches. Two descriptors of the same person lie within a Euclidean distance
+of about 0.6 (dlib's own threshold); descriptors are not normalised.
+
+dlib holds the GIL and uses one core while it computes, so :class:`Embedder`
+can hand the chips to a helper process (``background=True``): the tracker
+goes on detecting and following faces on one core while descriptors are
+computed on another. When the helper falls behind (``MAX_IN_FLIGHT`` batches
+waiting), the caller computes the batch itself, so neither core idles. The
+results are the same wherever they are computed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Hashable, Sequence
+
+import dlib
+import numpy as np
+
+from facecast.faces.models import face_encoder
+from facecast.tables import EMBEDDING_DIM
+
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+MAX_IN_FLIGHT = 2  # batches the helper may have waiting before the caller computes one itself
+
+
+def face_chips(frame: np.ndarray, shapes: Sequence[dlib.full_object_detection]) -> list[np.ndarray]:
+    """Aligned 150x150 RGB chips of the faces whose shapes were fitted in this RGB uint8 frame."""
+    if not shapes:
+        return []
+    batch = dlib.full_object_detections()
+    for shape in shapes:
+        batch.append(shape)
+    return list(dlib.get_face_chips(frame, batch, size=CHIP_SIZE, padding=CHIP_PADDING))
+
+
+def load_encoder() -> None:
+    face_encoder()
+
+
+def embed_chips(chips: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, 128) float32 descriptors of aligned chips."""
+    if not chips:
+        return np.zeros((0, EMBEDDING_DIM), np.float32)
+    vectors = face_encoder().compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
+    return np.array(vectors, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+
+
+def embedding_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance between two descriptors (same person: under about 0.6)."""
+    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+
+class Embedder:
+    """Collects chips under keys and computes their descriptors, here or in a helper process.
+
+    Use as a context manager; :meth:`results` waits for every descriptor submitted."""
+
+    def __init__(self, background: bool = False):
+        self._pool = (
+            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if background else None
+        )
+        self._flying: list[Future] = []
+        if self._pool is not None:
+            # start the helper and load the network while the caller begins
+            self._flying.append(self._pool.submit(load_encoder))
+        self._pending: list[tuple[list[Hashable], Future | np.ndarray]] = []
+
+    def submit(self, keys: Sequence[Hashable], chips: Sequence[np.ndarray]) -> None:
+        if not chips:
+            return
+        self._flying = [f for f in self._flying if not f.done()]
+        if self._pool is not None and len(self._flying) < MAX_IN_FLIGHT:
+            work: Future | np.ndarray = self._pool.submit(embed_chips, list(chips))
+            self._flying.append(work)
+        else:
+            work = embed_chips(chips)
+        self._pending.append((list(keys), work))
+
+    def results(self) -> dict[Hashable, np.ndarray]:
+        out = {}
+        for keys, work in self._pending:
+            vectors = work.result() if isinstance(work, Future) else work
+            out.update(zip(keys, vectors))
+        self._pending = []
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "Embedder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
