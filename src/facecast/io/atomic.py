@@ -35,6 +35,13 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def usual_file_mode() -> int:
+    """0666 less the umask: the mode ``open()`` would give; ``mkstemp`` creates 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_json(path: str | Path, data: Any) -> Path:
     """Write JSON atomically (metrics files)."""
     path = Path(path)
@@ -43,5 +50,6 @@ def write_json(path: str | Path, data: Any) -> Path:
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, indent=2, sort_keys=True)
         fh.write("\n")
+    os.chmod(tmp, usual_file_mode())
     os.replace(tmp, path)
     return path

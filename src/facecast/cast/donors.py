@@ -1,0 +1,64 @@
+"""The donor gallery as the cast stage reads it: donors.csv, and each donor's analysed frontal faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facecast.cast.synthesis import DonorFace
+from facecast.faces.donors import NOT_THE_DONOR
+from facecast.io.clips import ClipError, read_image
+from facecast.stage import InputError
+
+OK = "ok"
+
+
+def read_donors_csv(donors_dir: Path) -> pd.DataFrame:
+    """``donors.csv`` of the gallery, every column kept as declared (as strings; empty cells stay missing)."""
+    path = Path(donors_dir) / "donors.csv"
+    if not path.is_file():
+        raise InputError(f"{path}: the donor gallery has no donors.csv (donor_id and declared attributes)")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as CSV: {exc}") from exc
+    if "donor_id" not in table.columns:
+        raise InputError(f"{path}: no column donor_id")
+    empty = [str(n + 2) for n in np.flatnonzero(table["donor_id"].isna().to_numpy())]
+    if empty:
+        raise InputError(f"{path}: donor_id is empty on line(s) {', '.join(empty)}")
+    table["donor_id"] = table["donor_id"].str.strip()
+    return table
+
+
+def own_faces(donor_faces: pd.DataFrame) -> pd.DataFrame:
+    """The donor_faces rows that are the donor's own face (not a bystander found in the same image)."""
+    return donor_faces[donor_faces["reason"].fillna("") != NOT_THE_DONOR]
+
+
+def frontal_faces(donor_faces: pd.DataFrame, max_deg: float) -> pd.DataFrame:
+    """The donor's own faces with status ok, landmarks, an embedding, and |yaw|, |pitch| <= max_deg."""
+    faces = own_faces(donor_faces)
+    faces = faces[(faces["status"] == OK) & faces["landmarks"].notna() & faces["embedding"].notna()]
+    pose = np.fmax(faces["yaw_deg"].abs().to_numpy(float), faces["pitch_deg"].abs().to_numpy(float))
+    return faces[pose <= max_deg]
+
+
+def load_donor_faces(donors_dir: Path, faces: pd.DataFrame, donor_ids: list[str]) -> dict[str, list[DonorFace]]:
+    """The :class:`DonorFace` objects of these donors (rows of :func:`frontal_faces`), images read from the gallery."""
+    out: dict[str, list[DonorFace]] = {}
+    images: dict[str, np.ndarray] = {}
+    for donor_id in donor_ids:
+        rows = faces[faces["donor_id"] == donor_id].sort_values(["image", "bbox_x0", "bbox_y0"])
+        out[donor_id] = []
+        for image, landmarks, embedding in zip(rows["image"], rows["landmarks"], rows["embedding"]):
+            if image not in images:
+                try:
+                    images[image] = read_image(Path(donors_dir) / image)
+                except ClipError as exc:
+                    raise InputError(f"donor {donor_id}: {exc} (it was analysed by the faces stage; rerun it)") from exc
+            points = np.asarray(landmarks, np.float64).reshape(68, 2)
+            out[donor_id].append(DonorFace(images[image], points, np.asarray(embedding, np.float32)))
+    return out

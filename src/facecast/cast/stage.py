@@ -1,0 +1,217 @@
+"""Stage cast: synthesise the identities the quotas ask for, and give every (track, variant) one of them.
+
+Order of work (each step in :mod:`facecast.cast.quotas` or
+:mod:`facecast.cast.synthesis`):
+
+1. Gallery: ``donors.csv`` (every column kept) and the faces stage's donor
+   tables; every donor that cannot be used (no frontal face, an empty
+   attribute, a value no bin covers) is named and the stage stops.
+2. Joint targets (IPF, or ``cast.joint``) and whole identity slots per cell.
+3. Each slot is synthesised from its cell's donors with its own generator,
+   ``default_rng([seed, slot number])``, away from every donor's centroid and
+   from the identities made before it, then audited (age, sex, ITA).
+4. A slot whose synthesis fails is recorded with status ``failed`` and the
+   reason, and is not cast. If that leaves the quotas unmet (a cell with a
+   positive target and no identity; or, with ``balance_by: identities``, any
+   failure, since identities are what is counted), ``on_shortfall: error``
+   stops naming the failed identities and ``relax`` casts with those that
+   were made and reports the gap in the metrics.
+5. Casting: tracks whose subject is a donor of the identity, or whose
+   centroid lies within ``min_track_distance`` of the identity or one of its
+   donors, are excluded; :func:`quotas.cast_tracks` balances the rest.
+6. ``out/`` (identities/<id>/face.png, mask.png, landmarks.json,
+   identities.parquet, casting.parquet) is written atomically; the metrics
+   hold the share report and the distance and attempt distributions.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.spatial.distance import cdist
+from tqdm import tqdm
+
+from facecast import tables
+from facecast.cast import quotas
+from facecast.cast.donors import frontal_faces, load_donor_faces, own_faces, read_donors_csv
+from facecast.cast.identity_files import declared_categories, identity_row, write_identity
+from facecast.cast.synthesis import Identity, SynthesisFailed, synthesise
+from facecast.faces.attributes import audit_face
+from facecast.io.atomic import atomic_dir, write_json
+from facecast.params import CastParams
+
+FAILED = "failed"
+
+
+def _donor_centroids(donor_tracks: pd.DataFrame) -> dict[str, np.ndarray]:
+    known = donor_tracks[donor_tracks["embedding_centroid"].notna()]
+    return {str(d): np.asarray(c, np.float64) for d, c in zip(known["donor_id"], known["embedding_centroid"])}
+
+
+def _casting_tracks(interim: Path) -> pd.DataFrame:
+    """Every track with its clip's subject_id (null when unknown)."""
+    tracks = tables.read_df("tracks", interim / "tracks.parquet")
+    clips = tables.read_df("clips", interim / "clips.parquet")[["clip_id", "subject_id"]]
+    unknown = sorted(set(tracks["clip_id"]) - set(clips["clip_id"]))
+    if unknown:
+        raise tables.TableError(f"tracks.parquet has clips not in clips.parquet: {', '.join(unknown)} (rerun ingest and faces)")
+    return tracks.merge(clips, on="clip_id", how="left")
+
+
+def _synthesise_slot(
+    slot_number: int, donors: dict, params: CastParams, seed: int, avoid: dict, made: dict
+) -> tuple[Identity, str | None]:
+    """The slot's identity and None, or the best failed candidate and why it failed."""
+    rng = np.random.default_rng([seed, slot_number])
+    k = min(params.donors_per_identity, len(donors))
+    try:
+        return synthesise(
+            donors,
+            k,
+            rng,
+            avoid=avoid,
+            identities=made,
+            size=params.face_size,
+            min_donor_distance=params.min_donor_distance,
+            min_identity_distance=params.min_identity_distance,
+            max_attempts=params.max_attempts,
+            method=params.method,
+        ), None
+    except SynthesisFailed as exc:
+        return exc.best, str(exc)
+
+
+def _nearest_identities(rows: list[dict]) -> None:
+    """Set each ok identity's nearest other ok identity (made before or after it)."""
+    ok = [r for r in rows if r["status"] == quotas.OK]
+    for r in rows:
+        if r["status"] != quotas.OK:
+            continue
+        others = [o for o in ok if o is not r]
+        if not others:
+            r["nearest_identity_id"], r["nearest_identity_distance"] = None, None
+            continue
+        d = cdist([r["embedding"]], [o["embedding"] for o in others])[0]
+        j = int(np.argmin(d))
+        r["nearest_identity_id"], r["nearest_identity_distance"] = others[j]["identity_id"], float(d[j])
+
+
+def _check_failures(rows: list[dict], slots: pd.DataFrame, targets: quotas.Targets, params: CastParams) -> dict:
+    """What the failed identities do to the quotas; raises ShortfallError under ``on_shortfall: error``."""
+    failed = [r for r in rows if r["status"] == FAILED]
+    ok_cells = {tuple(r["declared"][a] for a in targets.attributes) for r in rows if r["status"] == quotas.OK}
+    empty = [
+        quotas.cell_label(targets.attributes, cell)
+        for cell, share in zip(targets.cells, targets.shares)
+        if share > 0 and cell not in ok_cells
+    ]
+    unmet = bool(empty) or (bool(failed) and params.balance_by == "identities") or len(failed) == len(rows)
+    if unmet and params.on_shortfall == "error":
+        lines = [f"identity {r['identity_id']}: {r['reason']}" for r in failed]
+        if empty:
+            lines.append("cells with a target and no identity: " + "; ".join(empty))
+        raise quotas.ShortfallError(
+            f"{len(failed)} of {len(slots)} identities could not be synthesised, so the quotas cannot be met "
+            "(cast.on_shortfall: error; relax casts those that were made and reports the gap):\n  " + "\n  ".join(lines)
+        )
+    return {"failed": [r["identity_id"] for r in failed], "cells_without_identity": empty, "quotas_unmet": unmet}
+
+
+def _spread(values) -> dict | None:
+    v = np.asarray([x for x in values if x is not None], float)
+    if not len(v):
+        return None
+    return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
+
+
+def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Path, metrics: Path) -> dict:
+    """Run the stage (see the module docstring); returns the metrics written to ``metrics``."""
+    start = time.perf_counter()
+    donors_dir, interim, out = Path(donors_dir), Path(interim), Path(out)
+    declared = read_donors_csv(donors_dir)
+    donor_faces = tables.read_df("donor_faces", interim / "donor_faces.parquet")
+    centroids = _donor_centroids(tables.read_df("donor_tracks", interim / "donor_tracks.parquet"))
+    tracks = _casting_tracks(interim)
+
+    ids = declared["donor_id"].tolist()
+    unusable = quotas.unusable_donors(ids, own_faces(donor_faces), params.frontal_max_deg)
+    unusable.update({d: "no embedding centroid in donor_tracks.parquet" for d in ids if d not in centroids and d not in unusable})
+    g = quotas.gallery(declared, params, unusable)
+    quotas.check_gallery(g)
+    targets = quotas.joint_targets(g, params)
+    slots = quotas.identity_slots(targets, params)
+    frontal = frontal_faces(donor_faces, params.frontal_max_deg)
+    category_columns = [c for c in g.donors.columns if c not in ("donor_id", "cell", "status", "reason")]
+    donor_categories = {r["donor_id"]: {a: r[a] for a in category_columns} for _, r in g.donors.iterrows()}
+
+    rows: list[dict] = []
+    made: dict[str, np.ndarray] = {}
+    with atomic_dir(out) as tmp:
+        folder = tmp / "identities"
+        folder.mkdir()
+        slot_iter = tqdm(list(slots.iterrows()), desc="cast identities", unit="identity", disable=None)
+        for number, (_, slot) in enumerate(slot_iter, 1):
+            identity_id = slot["identity_id"]
+            cell = tuple(slot[a] for a in targets.attributes)
+            cell_donors = g.donors_of(cell)
+            donors = load_donor_faces(donors_dir, frontal, cell_donors)
+            identity, failure = _synthesise_slot(number, donors, params, seed, centroids, made)
+            categories = declared_categories(
+                dict(zip(targets.attributes, cell)), identity.donor_ids, identity.weights, donor_categories
+            )
+            if failure is None:
+                made[identity_id] = identity.embedding
+                audit = audit_face(identity.face, identity.landmarks.reshape(-1))
+                face_path = write_identity(folder, identity_id, identity)
+                rows.append(identity_row(identity_id, params.method, categories, identity, audit, face_path, quotas.OK, None))
+            else:
+                rows.append(identity_row(identity_id, params.method, categories, identity, None, None, FAILED, failure))
+        _nearest_identities(rows)
+        failures = _check_failures(rows, slots, targets, params)
+
+        ok_rows = [r for r in rows if r["status"] == quotas.OK]
+        cast_ids = pd.DataFrame(
+            {
+                "identity_id": pd.Series([r["identity_id"] for r in ok_rows], dtype=object),
+                "donors": [r["donor_ids"] for r in ok_rows],
+                "embedding": [np.asarray(r["embedding"]) for r in ok_rows],
+                **{a: [r["declared"][a] for r in ok_rows] for a in targets.attributes},
+            }
+        )
+        excluded = quotas.excluded_tracks(tracks, cast_ids, centroids, params.min_track_distance)
+        casting = quotas.cast_tracks(
+            tracks,
+            cast_ids,
+            targets,
+            variants=params.variants_per_track,
+            balance_by=params.balance_by,
+            seed=seed,
+            excluded=excluded,
+            on_shortfall=params.on_shortfall,
+        )
+        tables.write("identities", rows, tmp / "identities.parquet")
+        tables.write("casting", casting, tmp / "casting.parquet")
+
+    report = quotas.share_report(casting, cast_ids, targets, params.balance_by)
+    result = {
+        **report,
+        "identities_requested": int(len(slots)),
+        "identities_made": len(ok_rows),
+        **failures,
+        "gallery": {"donors": len(ids), "usable_per_cell": {
+            quotas.cell_label(g.attributes, c): int(n) for c, n in zip(g.cells, g.donor_counts)
+        }},
+        "quota_fit": targets.report.to_dict(orient="records"),
+        "nearest_donor_distance": _spread(r["nearest_donor_distance"] for r in ok_rows),
+        "nearest_identity_distance": _spread(r["nearest_identity_distance"] for r in ok_rows),
+        "attempts": _spread(r["attempts"] for r in rows),
+        "tracks": int(len(tracks)),
+        "casting_rows": int(len(casting)),
+        "excluded_pairs": int(sum(len(v) for v in excluded.values())),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    write_json(metrics, result)
+    return result
