@@ -1,0 +1,110 @@
+"""`dvc repro` of the pipeline so far, on a tiny embedded sample, in a temporary copy of the repository."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from facecast import tables
+
+pytestmark = pytest.mark.slow
+
+TINY = {"people": 3, "expressions": 2, "hold_frames": 3, "morph_frames": 3}
+# Three female subjects (P001-P003) are also the whole donor gallery: one identity blended
+# from two of them; the track of the third subject is the only one it may play.
+TINY_CAST = {
+    "identities": 1,
+    "donors_per_identity": 2,
+    "quotas": {"sex": {"female": 1.0}},
+    "on_shortfall": "relax",
+    "max_attempts": 30,
+}
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, repo) -> Path:
+    """A copy of the repository's tracked files (what a clone holds), as its own git repo."""
+    dst = tmp_path_factory.mktemp("clone")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True, text=True, check=True)
+    for rel in files.stdout.split("\n"):
+        if rel and (repo / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo / rel, dst / rel)
+    shutil.rmtree(dst / "data", ignore_errors=True)
+    shutil.rmtree(dst / "metrics", ignore_errors=True)
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["sample"].update(TINY)
+    params["cast"].update(TINY_CAST)
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], dst)
+    return dst
+
+
+def test_repro_builds_every_stage(project):
+    out = run(["dvc", "repro"], project)
+    for stage in ("sample", "ingest", "faces", "cast"):
+        assert f"Running stage '{stage}'" in out
+    clips = tables.read_df("clips", project / "data/interim/clips.parquet")
+    assert sorted(clips["clip_id"]) == ["P001_expressions", "P002_expressions", "P003_expressions"]
+    assert (clips["status"] == "ok").all()
+    expected_frames = TINY["expressions"] * TINY["hold_frames"] + (TINY["expressions"] - 1) * TINY["morph_frames"]
+    assert (clips["n_frames"] == expected_frames).all()
+    frames = tables.read_df("frames", project / "data/interim/frames.parquet")
+    assert len(frames) == 3 * expected_frames and frames["label"].notna().all()
+    faces = tables.read_df("faces", project / "data/interim/faces.parquet")
+    tracks = tables.read_df("tracks", project / "data/interim/tracks.parquet")
+    # one person per clip: one track, a face on every frame
+    assert tracks.groupby("clip_id").size().tolist() == [1, 1, 1]
+    assert len(faces) == len(frames)
+    donors = tables.read_df("donor_tracks", project / "data/interim/donor_tracks.parquet")
+    assert set(donors["donor_id"]) == {"P001", "P002", "P003"}
+    identities = tables.read_df("identities", project / "data/cast/identities.parquet")
+    casting = tables.read_df("casting", project / "data/cast/casting.parquet")
+    assert len(identities) == 1 and len(identities.loc[0, "donor_ids"]) == 2
+    # every track has a row: played by the identity, or uncastable with the reason
+    assert len(casting) == 3 and casting["reason"].where(casting["status"] != "ok").notna().sum() == (casting["status"] != "ok").sum()
+    cast_subjects = {c.split("_")[0] for c in casting.loc[casting["status"] == "ok", "clip_id"]}
+    assert not cast_subjects & set(identities.loc[0, "donor_ids"])
+    for name in ("ingest", "faces", "cast"):
+        assert (project / f"metrics/{name}.json").is_file()
+
+
+def test_repro_again_does_nothing(project):
+    out = run(["dvc", "repro"], project)
+    assert "Running stage" not in out
+
+
+def test_changing_a_faces_param_reruns_only_faces(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["faces"]["embed_every"] = 3
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run(["dvc", "repro"], project)
+    assert "Running stage 'faces'" in out
+    assert "Running stage 'sample'" not in out and "Running stage 'ingest'" not in out
+
+
+def test_bad_params_stop_before_any_work(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["faces"]["min_face_size"] = "big"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(["dvc", "repro"], cwd=project, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "faces.min_face_size" in proc.stdout + proc.stderr
+    # putting the value back restores the earlier outputs from DVC's run cache, without a re-run
+    params["faces"]["min_face_size"] = 20
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run(["dvc", "repro"], project)
+    assert "Running stage 'faces'" not in out
+    assert tables.read("faces", project / "data/interim/faces.parquet").num_rows > 0
