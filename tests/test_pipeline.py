@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -69,6 +70,14 @@ def test_repro_builds_every_stage(project):
     assert len(faces) == len(frames)
     donors = tables.read_df("donor_tracks", project / "data/interim/donor_tracks.parquet")
     assert set(donors["donor_id"]) == {"P001", "P002", "P003"}
+    # every face of the sample clips has its 68 landmarks, and each clip's track is its own
+    # person: under dlib's 0.6 from the same person's donor centroid, and nearer to it than to any other
+    assert faces["landmarks"].map(len).eq(136).all()
+    centroid = {d: np.asarray(c) for d, c in zip(donors["donor_id"], donors["embedding_centroid"])}
+    for clip_id, c in zip(tracks["clip_id"], tracks["embedding_centroid"]):
+        dist = {d: float(np.linalg.norm(np.asarray(c) - v)) for d, v in centroid.items()}
+        subject = clip_id.split("_")[0]
+        assert dist[subject] < 0.6 and min(dist, key=dist.get) == subject, dist
     identities = tables.read_df("identities", project / "data/cast/identities.parquet")
     casting = tables.read_df("casting", project / "data/cast/casting.parquet")
     assert len(identities) == 1 and len(identities.loc[0, "donor_ids"]) == 2
