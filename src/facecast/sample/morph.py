@@ -9,18 +9,16 @@ cross-dissolved with the same weight.
 The faces stay aligned at every step, so the result is one face changing
 expression, not two faces overlaid.
 
-The piecewise-affine warp is done as one ``cv2.remap`` per image: the
-triangles are rasterised into a label image and every pixel takes the affine
-map of its triangle.
+The piecewise-affine warp is :class:`facecast.swap.geometry.Warp`, built
+once per morph frame on the intermediate shape.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
+
+from facecast.swap.geometry import Warp
 
 OUTLINE = np.r_[0:27]  # dlib 68: jaw 0-16, brows 17-26
 HEAD_RING_SCALE = 1.6
@@ -61,51 +59,6 @@ def _with_anchors(points: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.vstack([inside, frame_anchors(width, height)])
 
 
-def _affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(T, 2, 3): per triangle, the affine map taking its ``dst`` corners to its ``src`` corners."""
-    d = np.concatenate([dst[triangles], np.ones((*triangles.shape, 1))], axis=2)  # (T, 3, 3)
-    return np.transpose(np.linalg.solve(d, src[triangles]), (0, 2, 1))  # (T, 2, 3)
-
-
-def _triangle_labels(points: np.ndarray, triangles: np.ndarray, width: int, height: int) -> np.ndarray:
-    """An int32 image holding, per pixel, the index of the triangle that covers it (-1: none)."""
-    labels = np.full((height, width), -1, dtype=np.int32)
-    shift = 4  # sub-pixel vertex positions
-    fixed = np.round(points * (1 << shift)).astype(np.int32)
-    for k, tri in enumerate(triangles):
-        cv2.fillConvexPoly(labels, fixed[tri], int(k), lineType=cv2.LINE_8, shift=shift)
-    return labels
-
-
-@lru_cache(maxsize=4)
-def _pixel_grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    return xs, ys
-
-
-def _maps(affines: list[np.ndarray], labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per image, the ``cv2.remap`` maps: each pixel read through its triangle's affine map.
-
-    Pixels no triangle covers (label -1) map to themselves.
-    """
-    height, width = labels.shape
-    identity = np.array([[[1, 0, 0], [0, 1, 0]]], dtype=np.float64)
-    # One row per affine coefficient (image, output axis, term), one column per triangle (+ identity).
-    table = np.concatenate([np.concatenate([a, identity]).reshape(-1, 6).T for a in affines]).astype(np.float32)
-    index = np.where(labels >= 0, labels, table.shape[1] - 1).ravel()
-    xs, ys = _pixel_grid(width, height)
-    rows = []
-    for k in range(0, len(table), 3):
-        m = table[k].take(index).reshape(height, width)
-        m *= xs
-        term = table[k + 1].take(index).reshape(height, width)
-        term *= ys
-        m += term
-        m += table[k + 2].take(index).reshape(height, width)
-        rows.append(m)
-    return [(rows[2 * i], rows[2 * i + 1]) for i in range(len(affines))]
-
-
 def _remap(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
@@ -128,10 +81,6 @@ def morph(
     src_a = _with_anchors(points_a, width, height)
     src_b = _with_anchors(points_b, width, height)
     mid = (1.0 - t) * src_a + t * src_b
-    triangles = Delaunay(mid).simplices
-    u, v = mid[triangles[:, 1]] - mid[triangles[:, 0]], mid[triangles[:, 2]] - mid[triangles[:, 0]]
-    triangles = triangles[np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]) > 1e-6]  # drop flat slivers
-    labels = _triangle_labels(mid, triangles, width, height)
-    maps_a, maps_b = _maps([_affines(mid, src_a, triangles), _affines(mid, src_b, triangles)], labels)
-    warped_a, warped_b = _remap(image_a, maps_a), _remap(image_b, maps_b)
+    warp = Warp(mid, width, height)
+    warped_a, warped_b = _remap(image_a, warp.maps(src_a)), _remap(image_b, warp.maps(src_b))
     return cv2.addWeighted(warped_a, 1.0 - t, warped_b, t, 0.0)
