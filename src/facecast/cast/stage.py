@@ -149,6 +149,7 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
 
     rows: list[dict] = []
     made: dict[str, np.ndarray] = {}
+    donors_by_cell: dict[tuple, dict] = {}
     with atomic_dir(out) as tmp:
         folder = tmp / "identities"
         folder.mkdir()
@@ -156,9 +157,9 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
         for number, (_, slot) in enumerate(slot_iter, 1):
             identity_id = slot["identity_id"]
             cell = tuple(slot[a] for a in targets.attributes)
-            cell_donors = g.donors_of(cell)
-            donors = load_donor_faces(donors_dir, frontal, cell_donors)
-            identity, failure = _synthesise_slot(number, donors, params, seed, centroids, made)
+            if cell not in donors_by_cell:  # each cell's donor images are read once
+                donors_by_cell[cell] = load_donor_faces(donors_dir, frontal, g.donors_of(cell))
+            identity, failure = _synthesise_slot(number, donors_by_cell[cell], params, seed, centroids, made)
             categories = declared_categories(
                 dict(zip(targets.attributes, cell)), identity.donor_ids, identity.weights, donor_categories
             )
