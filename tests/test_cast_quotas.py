@@ -10,6 +10,7 @@ import yaml
 
 from facecast import tables
 from facecast.cast import quotas as q
+from facecast.cast.donors import unusable_donors
 from facecast.params import CastParams
 from facecast.stage import InputError
 
@@ -108,7 +109,7 @@ def test_unusable_donors_from_the_donor_faces_table(tmp_path):
         face("C", "C/1.jpg", None, status="too_small", landmarks=False),
     ]
     path = tables.write("donor_faces", rows, tmp_path / "donor_faces.parquet")
-    found = q.unusable_donors(["A", "B", "C", "D"], tables.read_df("donor_faces", path), max_deg=25.0)
+    found = unusable_donors(["A", "B", "C", "D"], tables.read_df("donor_faces", path), max_deg=25.0)
     assert found == {
         "B": "no frontal face: the most frontal is 38 deg off (limit 25)",
         "C": "no face with landmarks and an embedding in its 1 image(s)",

@@ -38,12 +38,45 @@ def own_faces(donor_faces: pd.DataFrame) -> pd.DataFrame:
     return donor_faces[donor_faces["reason"].fillna("") != NOT_THE_DONOR]
 
 
+def _analysed(faces: pd.DataFrame) -> pd.DataFrame:
+    """Faces with status ok, landmarks and an embedding."""
+    return faces[(faces["status"] == OK) & faces["landmarks"].notna() & faces["embedding"].notna()]
+
+
+def _off_frontal_deg(faces: pd.DataFrame) -> np.ndarray:
+    """Per face, the larger of |yaw| and |pitch| (NaN where the pose is unknown)."""
+    return np.fmax(faces["yaw_deg"].abs().to_numpy(float), faces["pitch_deg"].abs().to_numpy(float))
+
+
 def frontal_faces(donor_faces: pd.DataFrame, max_deg: float) -> pd.DataFrame:
     """The donor's own faces with status ok, landmarks, an embedding, and |yaw|, |pitch| <= max_deg."""
-    faces = own_faces(donor_faces)
-    faces = faces[(faces["status"] == OK) & faces["landmarks"].notna() & faces["embedding"].notna()]
-    pose = np.fmax(faces["yaw_deg"].abs().to_numpy(float), faces["pitch_deg"].abs().to_numpy(float))
-    return faces[pose <= max_deg]
+    faces = _analysed(own_faces(donor_faces))
+    return faces[_off_frontal_deg(faces) <= max_deg]
+
+
+def unusable_donors(donor_ids: list[str], donor_faces: pd.DataFrame, max_deg: float) -> dict[str, str]:
+    """Donors with no face :func:`frontal_faces` would keep, each with the reason.
+
+    ``donor_faces`` is the faces stage's table of the donor images; a
+    bystander found in a donor's image does not count as the donor's face.
+    """
+    own = own_faces(donor_faces)
+    out: dict[str, str] = {}
+    for donor_id in donor_ids:
+        rows = own[own["donor_id"] == donor_id]
+        if rows.empty:
+            out[donor_id] = "no image of this donor was analysed"
+            continue
+        found = _analysed(rows)
+        if found.empty:
+            out[donor_id] = f"no face with landmarks and an embedding in its {rows['image'].nunique()} image(s)"
+            continue
+        pose = _off_frontal_deg(found)
+        if np.all(np.isnan(pose)):
+            out[donor_id] = "no face with a known head pose"
+        elif np.nanmin(pose) > max_deg:
+            out[donor_id] = f"no frontal face: the most frontal is {np.nanmin(pose):.0f} deg off (limit {max_deg:g})"
+    return out
 
 
 def load_donor_faces(donors_dir: Path, faces: pd.DataFrame, donor_ids: list[str]) -> dict[str, list[DonorFace]]:

@@ -82,29 +82,6 @@ class Gallery:
         return [f"donor {d}: {r}" for d, r in zip(bad["donor_id"], bad["reason"])]
 
 
-def unusable_donors(donor_ids: Collection[str], donor_faces: pd.DataFrame, max_deg: float) -> dict[str, str]:
-    """Donors without a usable frontal face (landmarks, embedding, |yaw| and |pitch| <= max_deg), with the reason.
-
-    ``donor_faces`` is the faces stage's table of the donor images.
-    """
-    out: dict[str, str] = {}
-    for donor_id in donor_ids:
-        rows = donor_faces[donor_faces["donor_id"] == donor_id]
-        if rows.empty:
-            out[donor_id] = "no image of this donor was analysed"
-            continue
-        found = rows[(rows["status"] == OK) & rows["landmarks"].notna() & rows["embedding"].notna()]
-        if found.empty:
-            out[donor_id] = f"no face with landmarks and an embedding in its {rows['image'].nunique()} image(s)"
-            continue
-        pose = np.fmax(found["yaw_deg"].abs().to_numpy(float), found["pitch_deg"].abs().to_numpy(float))
-        if np.all(np.isnan(pose)):
-            out[donor_id] = "no face with a known head pose"
-        elif np.nanmin(pose) > max_deg:
-            out[donor_id] = f"no frontal face: the most frontal is {np.nanmin(pose):.0f} deg off (limit {max_deg:g})"
-    return out
-
-
 def _category(attribute: str, raw: object, params: CastParams) -> tuple[str | None, str | None, str | None]:
     """(category, None, None) or (None, status, reason) for one donor's declared value."""
     if raw is None or pd.isna(raw) or not str(raw).strip():
@@ -122,7 +99,7 @@ def _category(attribute: str, raw: object, params: CastParams) -> tuple[str | No
 def gallery(donors: pd.DataFrame, params: CastParams, unusable: Mapping[str, str] | None = None) -> Gallery:
     """Categorise the donors (``donors.csv``: donor_id and declared attributes) and count them per joint cell.
 
-    ``unusable`` maps donor ids to why they have no usable face (:func:`unusable_donors`).
+    ``unusable`` maps donor ids to why they have no usable face (:func:`facecast.cast.donors.unusable_donors`).
     A donor with an empty attribute, a value no bin covers, or no usable face gets
     a status other than ``ok`` and a reason naming the attribute; it populates no cell.
     """

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from facecast import tables
 from facecast.cast import quotas
-from facecast.cast.donors import frontal_faces, load_donor_faces, own_faces, read_donors_csv
+from facecast.cast.donors import frontal_faces, load_donor_faces, read_donors_csv, unusable_donors
 from facecast.cast.identity_files import declared_categories, identity_row, write_identity
 from facecast.cast.synthesis import Identity, SynthesisFailed, synthesise
 from facecast.faces.attributes import audit_face
@@ -137,7 +137,7 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
     tracks = _casting_tracks(interim)
 
     ids = declared["donor_id"].tolist()
-    unusable = quotas.unusable_donors(ids, own_faces(donor_faces), params.frontal_max_deg)
+    unusable = unusable_donors(ids, donor_faces, params.frontal_max_deg)
     unusable.update({d: "no embedding centroid in donor_tracks.parquet" for d in ids if d not in centroids and d not in unusable})
     g = quotas.gallery(declared, params, unusable)
     quotas.check_gallery(g)
