@@ -253,12 +253,61 @@ class CastParams(Section):
         return joint
 
 
+class SwapParams(Section):
+    """How every face is rendered as its cast identity, and what happens to a face that cannot be (stage swap)."""
+
+    blend: Literal["feather", "poisson"] = Field(
+        "feather",
+        description="feather: alpha blend through the soft mask, after the colour transfer; poisson: gradient-domain "
+        "cloning (OpenCV seamlessClone), whose edge takes the frame's colour (hair or background at the forehead "
+        "can grey the face)",
+    )
+    fallback: Literal["blur", "pixelate", "solid", "drop_frame"] = Field(
+        "blur",
+        description="what a face that cannot be swapped well gets: blur, pixelate or solid over its head "
+        "(per face, recorded with the reason), or drop_frame: the whole frame is not published",
+    )
+    jpeg_quality: int = Field(92, ge=50, le=100, description="quality of the swapped JPEG frames")
+    min_face_px: float = Field(
+        40.0, gt=0, le=4096, description="faces whose box is shorter than this (px) are obscured, not swapped"
+    )
+    max_yaw_deg: float = Field(45.0, gt=0.0, le=90.0, description="faces turned further than this are obscured")
+    max_pitch_deg: float = Field(35.0, gt=0.0, le=90.0, description="faces tilted further than this are obscured")
+    mask_margin: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="how far the rendered face reaches beyond the original jaw line, as a share of the "
+        "inter-ocular distance, so no original jaw or beard edge survives",
+    )
+    feather: float = Field(
+        0.04, gt=0.0, le=0.5, description="width of the mask's soft edge, inside its outline, as a share of the face's height"
+    )
+    colour_smooth_frames: float = Field(
+        3.0, ge=0.0, le=100.0, description="Gaussian sigma (frames) smoothing the frame's skin colour statistics"
+    )
+    keep_mouth: bool = Field(True, description="keep the frame's open-mouth interior (teeth, tongue), moved into the new lips")
+    mouth_open_min: float = Field(
+        0.05,
+        ge=0.0,
+        le=2.0,
+        description="the mouth counts as open when the inner-lip gap is at least this share of the inter-ocular distance",
+    )
+    keep_eyes: bool = Field(
+        True, description="keep the frame's eyeballs, moved into the new eyelids, so gaze and blinks follow the original"
+    )
+    occlusion: bool = Field(True, description="detect what passes in front of a face (hand, cup, phone) and keep it")
+    preview: bool = Field(True, description="write an mp4 preview of every swapped clip")
+    workers: int = Field(2, ge=1, le=64, description="threads rendering frames")
+
+
 SECTIONS: dict[str, type[Section]] = {
     "sample": SampleParams,
     "input": InputParams,
     "ingest": IngestParams,
     "faces": FacesParams,
     "cast": CastParams,
+    "swap": SwapParams,
 }
 SHARED = ("seed",)
 

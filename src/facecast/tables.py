@@ -234,6 +234,27 @@ SPECS: dict[str, TableSpec] = {
             ),
             "one row per (clip, track, variant): who plays it",
         ),
+        TableSpec(
+            "swaps",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("track_id", pa.int32()),  # null on a no_face row
+                    pa.field("identity_id", pa.string()),  # null where the face was not swapped
+                    pa.field("status", pa.string(), nullable=False),  # swapped | obscured | dropped | no_face
+                    pa.field("reason", pa.string()),
+                    *[pa.field(f.name, f.type) for f in _bbox()],  # the region rendered or obscured; null: none
+                    pa.field("landmarks", LANDMARKS),  # the 68 points the render was driven with, frame px
+                    pa.field("occluded_share", pa.float32()),  # share of the face mask kept from the frame as occluder
+                    pa.field("mouth_kept", pa.bool_()),  # the frame's open-mouth interior was kept
+                    pa.field("image", pa.string()),  # relative to data/swapped; null when the frame was dropped
+                ]
+            ),
+            "one row per face per frame per variant (and one no_face row per frame without a face)",
+        ),
     ]
 }
 

@@ -25,11 +25,15 @@ _SUBPIXEL = 1 << _SHIFT
 class Warp:
     """Piecewise-affine warps onto one target point set, in a ``width`` x ``height`` output."""
 
-    def __init__(self, target: np.ndarray, width: int, height: int | None = None):
+    def __init__(
+        self, target: np.ndarray, width: int, height: int | None = None, triangles: np.ndarray | None = None
+    ):
+        """``triangles`` ((t, 3) point indices) fixes the triangulation, e.g. one shared by every frame of a
+        track so the mesh never flips between frames; by default the Delaunay triangulation of ``target``."""
         self.target = np.asarray(target, np.float64)
         self.width = int(width)
         self.height = int(width if height is None else height)
-        self.triangles = Delaunay(self.target).simplices
+        self.triangles = Delaunay(self.target).simplices if triangles is None else np.asarray(triangles, np.int64)
         # Which triangle each output pixel lies in: the triangles rasterised with their index as colour
         # (sub-pixel vertex precision); -1 outside them all.
         self.index = np.full((self.height, self.width), -1, np.int32)
