@@ -54,7 +54,7 @@ def project(tmp_path_factory, repo) -> Path:
 
 def test_repro_builds_every_stage(project):
     out = run(["dvc", "repro"], project)
-    for stage in ("sample", "ingest", "faces", "cast"):
+    for stage in ("sample", "ingest", "faces", "cast", "swap"):
         assert f"Running stage '{stage}'" in out
     clips = tables.read_df("clips", project / "data/interim/clips.parquet")
     assert sorted(clips["clip_id"]) == ["P001_expressions", "P002_expressions", "P003_expressions"]
@@ -85,13 +85,28 @@ def test_repro_builds_every_stage(project):
     assert len(casting) == 3 and casting["reason"].where(casting["status"] != "ok").notna().sum() == (casting["status"] != "ok").sum()
     cast_subjects = {c.split("_")[0] for c in casting.loc[casting["status"] == "ok", "clip_id"]}
     assert not cast_subjects & set(identities.loc[0, "donor_ids"])
-    for name in ("ingest", "faces", "cast"):
+    # every face of every frame leaves swap recast or obscured, one JPEG per frame and variant
+    swaps = tables.read_df("swaps", project / "data/interim/swaps.parquet")
+    assert len(swaps) == len(faces) and swaps["status"].isin(["swapped", "obscured"]).all()
+    played = casting.loc[casting["status"] == "ok", "clip_id"]
+    assert (swaps.loc[swaps["clip_id"].isin(played), "status"] == "swapped").all()
+    assert sorted(p.relative_to(project / "data/swapped").as_posix() for p in (project / "data/swapped").glob("*/*.jpg")) == sorted(swaps["image"])
+    for name in ("ingest", "faces", "cast", "swap"):
         assert (project / f"metrics/{name}.json").is_file()
 
 
 def test_repro_again_does_nothing(project):
     out = run(["dvc", "repro"], project)
     assert "Running stage" not in out
+
+
+def test_changing_a_swap_param_reruns_only_swap(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["swap"]["blend"] = "poisson"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run(["dvc", "repro"], project)
+    assert "Running stage 'swap'" in out
+    assert all(f"Running stage '{s}'" not in out for s in ("sample", "ingest", "faces", "cast"))
 
 
 def test_changing_a_faces_param_reruns_only_faces(project):
