@@ -38,6 +38,7 @@ test: install-test
 
 bench: install-test
 	$(PY) benchmarks/faces.py
+	$(PY) benchmarks/swap.py
 
 clean:
 	rm -rf $(VENV)

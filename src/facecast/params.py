@@ -274,14 +274,14 @@ class SwapParams(Section):
     max_yaw_deg: float = Field(45.0, gt=0.0, le=90.0, description="faces turned further than this are obscured")
     max_pitch_deg: float = Field(35.0, gt=0.0, le=90.0, description="faces tilted further than this are obscured")
     mask_margin: float = Field(
-        0.05,
+        0.08,
         ge=0.0,
         le=1.0,
         description="how far the rendered face reaches beyond the original jaw line, as a share of the "
         "inter-ocular distance, so no original jaw or beard edge survives",
     )
     feather: float = Field(
-        0.04, gt=0.0, le=0.5, description="width of the mask's soft edge, inside its outline, as a share of the face's height"
+        0.04, gt=0.0, le=0.5, description="width of the mask's soft edge, centred on its outline, as a share of the face's height"
     )
     colour_smooth_frames: float = Field(
         3.0, ge=0.0, le=100.0, description="Gaussian sigma (frames) smoothing the frame's skin colour statistics"

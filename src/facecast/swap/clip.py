@@ -130,7 +130,7 @@ def _skin_stats(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
     except RenderError:
         return None
     local = landmarks - [x0, y0]
-    return lab_stats(frame[y0:y1, x0:x1], skin_mask(local, x1 - x0, y1 - y0))
+    return lab_stats(frame[y0:y1, x0:x1], skin_mask(local, x1 - x0, y1 - y0, beard_free=True))
 
 
 def _frames(job: ClipJob, desc: str) -> Iterator[tuple[int, np.ndarray]]:

@@ -51,8 +51,14 @@ def _features(landmarks: np.ndarray) -> list[tuple[np.ndarray, float]]:
     ]
 
 
-def skin_mask(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
+def skin_mask(landmarks: np.ndarray, width: int, height: int, beard_free: bool = False) -> np.ndarray:
     """Bool (height, width): the face's skin, for colour statistics.
+
+    ``beard_free`` also leaves out everything below the base of the nose
+    (point 33, across the face's vertical axis from the nose bridge to the
+    chin), where a beard or moustache would pass for skin and darken the
+    statistics; swap uses it on both the frame and the identity, so the two
+    are compared on the same part of the face.
 
     Inside the jaw and forehead outline (:func:`facecast.cast.align.contour`)
     minus the eyes (36-41, 42-47), brows (17-21, 22-26), outer lips (48-59)
@@ -77,7 +83,13 @@ def skin_mask(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
         # a closed outline of thickness 2r around the filled hull = the hull grown by r
         thickness = 2 * max(1, int(round(margin * span))) + 1
         cv2.polylines(mask, [hull], isClosed=True, color=0, thickness=thickness)
-    return mask.astype(bool)
+    keep = mask.astype(bool)
+    if beard_free:
+        down = pts[8] - pts[27]
+        down /= max(float(np.linalg.norm(down)), 1e-9)
+        ys, xs = np.mgrid[0:height, 0:width]
+        keep &= (xs - pts[33, 0]) * down[0] + (ys - pts[33, 1]) * down[1] < 0
+    return keep
 
 
 def _to_lab(rgb: np.ndarray) -> np.ndarray:

@@ -14,6 +14,33 @@ from facecast.cast.align import contour, face_outline
 from facecast.swap.colour import lab_stats, skin_mask
 
 RINGS = (1.3, 1.8)  # two outer rings of warp points, as multiples of the face contour's distance from its centre
+SKIN_INSET = 0.02  # share of the image side the face is shrunk by before its edge colours are spread outwards
+SKIN_SOFTEN = 0.02  # share of the image side: blur of the spread colours
+
+
+def extend_skin(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The image with everything outside the face replaced by the colour of the nearest face pixel, softened.
+
+    The mask's soft edge lies just outside the rendered outline; there the
+    identity's own background or hair would show as a grey or dark halo over
+    the frame's neck and hair. Spreading the face's edge colours outwards
+    (each outside pixel takes its nearest inside pixel's colour, via OpenCV's
+    labelled distance transform) makes that band skin, which fades into the
+    frame like a neck or temple does.
+    """
+    side = image.shape[0]
+    inside = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.rint(contour(landmarks)).astype(np.int32)], 1)
+    radius = max(1, int(round(SKIN_INSET * side)))
+    inside = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    if not inside.any():
+        return image.copy()
+    _, labels = cv2.distanceTransformWithLabels(1 - inside, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    sources = np.argwhere(inside == 1)  # zero pixels of (1 - inside), in the row-major order their labels count
+    nearest = sources[labels - 1]
+    spread = image[nearest[..., 0], nearest[..., 1]]
+    spread = cv2.GaussianBlur(spread, (0, 0), sigmaX=SKIN_SOFTEN * side)
+    return np.where(inside[..., None] == 1, image, spread)
 
 
 def warp_points(landmarks: np.ndarray) -> np.ndarray:
@@ -32,7 +59,7 @@ def warp_points(landmarks: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class IdentityFace:
     identity_id: str
-    image: np.ndarray  # RGB uint8, the canonical face
+    image: np.ndarray  # RGB uint8, the canonical face, its surroundings filled with its edge colours (extend_skin)
     landmarks: np.ndarray  # (68, 2) in the image's px
     points: np.ndarray  # warp_points(landmarks)
     triangles: np.ndarray  # one triangulation of the points, shared by every frame this identity is rendered in
@@ -51,7 +78,7 @@ def load_identity(identities_dir: Path, identity_id: str) -> IdentityFace:
     if landmarks.shape != (68, 2):
         raise ValueError(f"identity {identity_id}: landmarks.json holds {landmarks.shape} points, expected (68, 2)")
     points = warp_points(landmarks)
-    stats = lab_stats(image, skin_mask(landmarks, image.shape[1], image.shape[0]))
+    stats = lab_stats(image, skin_mask(landmarks, image.shape[1], image.shape[0], beard_free=True))
     if stats is None:
         raise ValueError(f"identity {identity_id}: no skin found under its landmarks")
-    return IdentityFace(identity_id, image, landmarks, points, Delaunay(points).simplices, stats)
+    return IdentityFace(identity_id, extend_skin(image, landmarks), landmarks, points, Delaunay(points).simplices, stats)

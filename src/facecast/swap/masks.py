@@ -5,7 +5,7 @@
   (:func:`cover_jaw`), up to the extrapolated hairline (see
   :func:`facecast.cast.align.contour`), so no original brow, beard or jaw
   line survives at the edge, whichever face is the wider. Its soft edge
-  (``swap.feather``) lies inside that outline.
+  (``swap.feather``) is centred on that outline.
 * **Keep masks**, at the rendered geometry: the eyeballs (inside the lids) and
   the open mouth's interior (inside the inner lips). The frame's own content
   is moved there (see :mod:`facecast.swap.render`), so gaze, blinks, teeth
@@ -74,14 +74,18 @@ def face_masks(
 
     Landmarks are (68, 2) in the coordinates of an image of ``shape`` (h, w);
     ``rendered`` should already cover the original (:func:`cover_jaw`). The
-    hard mask is the union of both outlines; the alpha falls from 1 to 0
-    over ``feather`` inside its edge.
+    alpha falls from 1 to 0 over ``feather`` centred on the union of both
+    outlines; outside it the identity's image is its own edge colours spread
+    outwards (:func:`facecast.swap.identity.extend_skin`), so the soft edge
+    is skin, not the identity's background. The hard mask covers everything
+    the alpha touches.
     """
     core = _fill([contour(original), contour(rendered)], shape)
     width = feather_px(original, feather)
-    alpha = cv2.GaussianBlur(_grow(core, -width / 2).astype(np.float32) / 255.0, (0, 0), sigmaX=width / 4)
-    alpha = np.where(core > 0, alpha, 0.0).astype(np.float32)
-    return core, alpha
+    hard = _grow(core, width / 2)
+    alpha = cv2.GaussianBlur(core.astype(np.float32) / 255.0, (0, 0), sigmaX=width / 4)
+    alpha = np.where(hard > 0, alpha, 0.0).astype(np.float32)
+    return hard, alpha
 
 
 def keep_mask(landmarks: np.ndarray, shape: tuple[int, int], eyes: bool, mouth: bool, inter_ocular: float) -> np.ndarray:

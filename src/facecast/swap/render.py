@@ -31,6 +31,9 @@ from facecast.swap.occlusion import OcclusionModel
 from facecast.swap.shape import TrackShape, inter_ocular, mouth_gap
 
 
+MAX_GAIN = 1.5  # the colour transfer scales the identity's contrast by at most this (or its inverse)
+
+
 class RenderError(ValueError):
     """A face could not be rendered (it lies outside the frame, or its geometry is degenerate)."""
 
@@ -69,13 +72,14 @@ def render_face(
     if not np.isfinite(driven).all() or iod < 1.0:
         raise RenderError("degenerate landmarks")
     driven = cover_jaw(driven, original, params.mask_margin * iod)
-    x0, y0, x1, y1 = crop_box([contour(original), contour(driven)], 2, frame.shape[1], frame.shape[0])
+    pad = feather_px(original, params.feather) / 2 + 2  # half the soft edge lies outside the outlines
+    x0, y0, x1, y1 = crop_box([contour(original), contour(driven)], pad, frame.shape[1], frame.shape[0])
     origin = np.array([x0, y0], np.float64)
     size = (y1 - y0, x1 - x0)
     warp = Warp(warp_points(driven) - origin, size[1], size[0], triangles=identity.triangles)
     map_x, map_y = warp.maps(identity.points)
     face = cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    face = reinhard(face, identity.stats, target_stats)
+    face = reinhard(face, identity.stats, target_stats, max_ratio=MAX_GAIN)
 
     # The interior is kept inside the rendered lips, so it is their opening that decides.
     mouth = params.keep_mouth and mouth_gap(driven) >= params.mouth_open_min
