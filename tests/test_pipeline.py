@@ -54,7 +54,7 @@ def project(tmp_path_factory, repo) -> Path:
 
 def test_repro_builds_every_stage(project):
     out = run(["dvc", "repro"], project)
-    for stage in ("sample", "ingest", "faces", "cast", "swap"):
+    for stage in ("sample", "ingest", "faces", "cast", "swap", "gate"):
         assert f"Running stage '{stage}'" in out
     clips = tables.read_df("clips", project / "data/interim/clips.parquet")
     assert sorted(clips["clip_id"]) == ["P001_expressions", "P002_expressions", "P003_expressions"]
@@ -91,8 +91,16 @@ def test_repro_builds_every_stage(project):
     played = casting.loc[casting["status"] == "ok", "clip_id"]
     assert (swaps.loc[swaps["clip_id"].isin(played), "status"] == "swapped").all()
     assert sorted(p.relative_to(project / "data/swapped").as_posix() for p in (project / "data/swapped").glob("*/*.jpg")) == sorted(swaps["image"])
-    for name in ("ingest", "faces", "cast", "swap"):
+    # every row swap wrote has its verdict, and no frame that passed holds a face the leak scan could not account for
+    gates = tables.read_df("gates", project / "data/interim/gates.parquet")
+    assert len(gates) == len(swaps) and gates["status"].isin(["pass", "reject"]).all()
+    assert (gates.loc[gates["status"] == "reject", "reasons"].map(len) > 0).all()
+    assert (gates.loc[gates["status"] == "pass", "leak_faces"] == 0).all()
+    for name in ("ingest", "faces", "cast", "swap", "gates"):
         assert (project / f"metrics/{name}.json").is_file()
+    assert (project / "plots/distances.csv").is_file()
+    shown = run(["dvc", "plots", "show", "--json"], project)
+    assert "distances.csv" in shown and "landmark_score" in shown
 
 
 def test_repro_again_does_nothing(project):
@@ -100,13 +108,22 @@ def test_repro_again_does_nothing(project):
     assert "Running stage" not in out
 
 
-def test_changing_a_swap_param_reruns_only_swap(project):
+def test_changing_a_swap_param_reruns_only_swap_and_what_follows(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["swap"]["blend"] = "poisson"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], project)
-    assert "Running stage 'swap'" in out
+    assert "Running stage 'swap'" in out and "Running stage 'gate'" in out
     assert all(f"Running stage '{s}'" not in out for s in ("sample", "ingest", "faces", "cast"))
+
+
+def test_changing_a_gate_threshold_reruns_only_gate(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gate"]["deid"]["min_distance"] = 0.65
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run(["dvc", "repro"], project)
+    assert "Running stage 'gate'" in out
+    assert all(f"Running stage '{s}'" not in out for s in ("sample", "ingest", "faces", "cast", "swap"))
 
 
 def test_changing_a_faces_param_reruns_only_faces(project):

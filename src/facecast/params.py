@@ -301,6 +301,102 @@ class SwapParams(Section):
     workers: int = Field(2, ge=1, le=64, description="threads rendering frames")
 
 
+class GateDeidParams(Section):
+    min_distance: float = Field(
+        0.6, gt=0.0, le=2.0, description="a swapped face must be at least this dlib distance from its original's centroid"
+    )
+
+
+class GateIdentityParams(Section):
+    max_distance: float | None = Field(
+        None, gt=0.0, le=2.0, description="optional: reject a face further than this from its cast identity (null: report only)"
+    )
+
+
+class GateLandmarkParams(Section):
+    percentile: float = Field(95.0, gt=0.0, le=100.0, description="per clip, faces above this percentile of landmark error are rejected")
+    max_error: float = Field(
+        0.15, gt=0.0, le=10.0, description="absolute cap on the landmark error (mean distance / inter-ocular distance)"
+    )
+
+
+class GateExpressionParams(Section):
+    min_pcc: float = Field(
+        0.5, ge=-1.0, le=1.0, description="a clip whose mean expression correlation (original vs swapped) is below this is rejected whole"
+    )
+
+
+class GateLeakParams(Section):
+    detector_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="CenterFace score above which a detection counts as a face")
+
+
+class GateParams(Section):
+    """Verification of every swapped face, and the verdict that lets it into the dataset (stage gate)."""
+
+    deid: GateDeidParams = Field(default_factory=GateDeidParams)
+    identity: GateIdentityParams = Field(default_factory=GateIdentityParams)
+    landmarks: GateLandmarkParams = Field(default_factory=GateLandmarkParams)
+    expression: GateExpressionParams = Field(default_factory=GateExpressionParams)
+    leaks: GateLeakParams = Field(default_factory=GateLeakParams)
+    workers: int = Field(2, ge=1, le=64, description="processes measuring clips in parallel")
+
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "__version__": "2.0.8",
+    "transform": {
+        "__class_fullname__": "ReplayCompose",
+        "p": 1.0,
+        "transforms": [
+            {"__class_fullname__": "HorizontalFlip", "p": 0.5},
+            {"__class_fullname__": "RandomBrightnessContrast", "p": 0.8, "brightness_limit": [-0.2, 0.2], "contrast_limit": [-0.2, 0.2]},
+            {"__class_fullname__": "HueSaturationValue", "p": 0.3, "hue_shift_limit": [-10, 10], "sat_shift_limit": [-20, 20], "val_shift_limit": [-10, 10]},
+            {"__class_fullname__": "Affine", "p": 0.7, "scale": [0.95, 1.05], "rotate": [-5, 5], "translate_percent": [-0.03, 0.03]},
+        ],
+    },
+}
+
+
+class AugmentParams(Section):
+    """Label-preserving augmentation of the frames that passed gate (stage augment)."""
+
+    copies: int = Field(1, ge=0, le=100, description="augmented copies of every passing frame, besides the frame itself")
+    per_frame: bool = Field(False, description="false: one draw per clip and copy (temporally consistent); true: one per frame")
+    policy: dict[str, Any] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICY),
+        description="the albumentations pipeline in its own serialisation (A.to_dict / A.from_dict); "
+        "keypoints and boxes are added by the stage",
+    )
+    label_flip_map: dict[str, str] = Field(
+        default_factory=dict, description="label -> its mirror image's label, applied when a draw flips horizontally"
+    )
+    symmetric_labels: list[str] = Field(
+        default_factory=list, description="labels a horizontal flip does not change; a flip of any other unmapped label is skipped"
+    )
+    jpeg_quality: int = Field(92, ge=50, le=100)
+
+
+class ManifestParams(Section):
+    """The published dataset and its splits (stage manifest)."""
+
+    splits: Shares = Field(
+        default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15},
+        description="split name -> share of images; subjects and identities never cross splits",
+    )
+    share_tolerance: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="largest gap between a split's achieved and target share of images that the dataset card "
+        "and metrics still call met; a larger gap is reported as groups of people too few or too coarse",
+    )
+
+
+class ReportParams(Section):
+    """The human-readable report (stage report)."""
+
+    frames_per_clip: int = Field(4, ge=1, le=100, description="frames per clip on the contact sheets")
+
+
 SECTIONS: dict[str, type[Section]] = {
     "sample": SampleParams,
     "input": InputParams,
@@ -308,6 +404,10 @@ SECTIONS: dict[str, type[Section]] = {
     "faces": FacesParams,
     "cast": CastParams,
     "swap": SwapParams,
+    "gate": GateParams,
+    "augment": AugmentParams,
+    "manifest": ManifestParams,
+    "report": ReportParams,
 }
 SHARED = ("seed",)
 

@@ -30,6 +30,16 @@ EMBEDDING_DIM = 128
 LANDMARKS = pa.list_(pa.float32(), N_LANDMARKS * 2)
 EMBEDDING = pa.list_(pa.float32(), EMBEDDING_DIM)
 
+# One face of a published image: where it is after augmentation, and who plays it.
+FACE_STRUCT = pa.struct(
+    [
+        pa.field("track_id", pa.int32()),
+        pa.field("identity_id", pa.string()),
+        pa.field("bbox", pa.list_(pa.float32(), 4)),  # x0, y0, x1, y1 px
+        pa.field("landmarks", LANDMARKS),  # null where the face had none (obscured without landmarks)
+    ]
+)
+
 META_NAME = b"facecast.table"
 META_VERSION = b"facecast.schema_version"
 
@@ -254,6 +264,162 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per face per frame per variant (and one no_face row per frame without a face)",
+        ),
+        TableSpec(
+            "gates",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("track_id", pa.int32()),  # null on a frame without any face
+                    pa.field("identity_id", pa.string()),
+                    pa.field("swap_status", pa.string(), nullable=False),  # the swaps row's status
+                    pa.field("image", pa.string()),  # relative to data/swapped; null when swap dropped the frame
+                    pa.field("deid_distance", pa.float32()),  # dlib distance to the face's own original track centroid
+                    pa.field("nearest_original_distance", pa.float32()),  # to the nearest original track centroid of the run
+                    pa.field("reid_rank", pa.int32()),  # rank of the true original among all originals and donors (1 = nearest)
+                    pa.field("identity_distance", pa.float32()),  # to the cast identity's embedding
+                    pa.field("landmark_error", pa.float32()),  # re-fitted vs driving landmarks, mean / inter-ocular distance
+                    pa.field("landmark_score", pa.float32()),  # the study's score: summed distances of min-max normalised sets
+                    pa.field("original_eye_open_left", pa.float32()),
+                    pa.field("swapped_eye_open_left", pa.float32()),
+                    pa.field("original_eye_open_right", pa.float32()),
+                    pa.field("swapped_eye_open_right", pa.float32()),
+                    pa.field("original_mouth_open", pa.float32()),
+                    pa.field("swapped_mouth_open", pa.float32()),
+                    pa.field("original_mouth_width", pa.float32()),
+                    pa.field("swapped_mouth_width", pa.float32()),
+                    pa.field("original_mouth_corners", pa.float32()),
+                    pa.field("swapped_mouth_corners", pa.float32()),
+                    pa.field("original_brow_height", pa.float32()),
+                    pa.field("swapped_brow_height", pa.float32()),
+                    pa.field("leak_faces", pa.int32()),  # faces the independent detector found in the frame that match no face row
+                    pa.field("status", pa.string(), nullable=False),  # pass | reject
+                    pa.field("reasons", pa.list_(pa.string()), nullable=False),  # every reason that applied; empty on pass
+                ]
+            ),
+            "one row per face per frame per variant (and per frame without a face): measures and verdict",
+        ),
+        TableSpec(
+            "gate_clips",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("feature", pa.string(), nullable=False),  # an expression feature, or "mean"
+                    pa.field("pcc", pa.float32()),  # Pearson correlation, original vs swapped series; null when undefined
+                    pa.field("rmse", pa.float32()),
+                    pa.field("frames", pa.int32(), nullable=False),  # frames in the series
+                ]
+            ),
+            "expression preservation per clip and variant: one row per feature plus their mean",
+        ),
+        TableSpec(
+            "augment",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("copy", pa.int32(), nullable=False),  # 0: the swapped frame as it is; 1..: augmented copies
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("source_image", pa.string(), nullable=False),  # relative to data/swapped
+                    pa.field("image", pa.string()),  # relative to data/augmented; null for copy 0 and for skipped rows
+                    pa.field("label_original", pa.string()),
+                    pa.field("label", pa.string()),  # after the flip map, when the draw flipped the frame
+                    pa.field("flipped", pa.bool_(), nullable=False),
+                    pa.field("replay", pa.string()),  # JSON: albumentations' replay record of this exact draw; null for copy 0
+                    pa.field("faces", pa.list_(FACE_STRUCT)),  # every face of the frame, moved with the image
+                    pa.field("status", pa.string(), nullable=False),  # ok | skipped
+                    pa.field("reason", pa.string()),
+                ]
+            ),
+            "one row per published image candidate: each passing frame (copy 0) and its augmented copies",
+        ),
+        TableSpec(
+            "dataset_frames",
+            1,
+            pa.schema(
+                [
+                    pa.field("image", pa.string(), nullable=False),  # relative to data/dataset
+                    pa.field("sha256", pa.string(), nullable=False),
+                    pa.field("split", pa.string(), nullable=False),
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("copy", pa.int32(), nullable=False),
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("timestamp_s", pa.float64(), nullable=False),
+                    pa.field("label", pa.string()),
+                    pa.field("subject", pa.string()),  # pseudonymous subject id (keyed hash of the original subject id)
+                    pa.field("identity_ids", pa.list_(pa.string()), nullable=False),  # cast identities in the image
+                    # per identity of identity_ids, in that order: its declared categories (attribute -> category) ...
+                    pa.field("declared", pa.list_(pa.map_(pa.string(), pa.string())), nullable=False),
+                    # ... and the same attributes as measured on its face (sex; skin_tone and age binned like cast.bins)
+                    pa.field("measured", pa.list_(pa.map_(pa.string(), pa.string())), nullable=False),
+                    pa.field("faces", pa.list_(FACE_STRUCT)),  # boxes and landmarks after augmentation
+                    pa.field("replay", pa.string()),
+                    pa.field("flipped", pa.bool_(), nullable=False),
+                    pa.field("deid_distance_min", pa.float32()),  # gate figures of the frame's faces
+                    pa.field("identity_distance_max", pa.float32()),
+                    pa.field("landmark_error_max", pa.float32()),
+                    pa.field("status", pa.string(), nullable=False),  # published
+                ]
+            ),
+            "one row per published image of the dataset",
+        ),
+        TableSpec(
+            "dataset_rejects",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("copy", pa.int32()),
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("stage", pa.string(), nullable=False),  # gate | augment
+                    pa.field("reasons", pa.list_(pa.string()), nullable=False),
+                ]
+            ),
+            "every frame (or augmented copy) that is not in the dataset, and why",
+        ),
+        TableSpec(
+            "dataset_identities",
+            1,
+            pa.schema(
+                [
+                    pa.field("identity_id", pa.string(), nullable=False),
+                    pa.field("split", pa.string()),  # the one split it appears in; null if in none
+                    pa.field("declared", pa.map_(pa.string(), pa.string()), nullable=False),
+                    pa.field("measured_age", pa.float32()),
+                    pa.field("measured_sex", pa.string()),
+                    pa.field("ita_category", pa.string()),
+                    pa.field("fitzpatrick_approx", pa.string()),
+                    pa.field("donor_ids", pa.list_(pa.string()), nullable=False),
+                    pa.field("images", pa.int32(), nullable=False),  # published images it appears in
+                ]
+            ),
+            "one row per synthetic identity of the cast",
+        ),
+        TableSpec(
+            "dataset_clips",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),
+                    pa.field("subject", pa.string()),
+                    pa.field("split", pa.string()),
+                    pa.field("fps", pa.float64()),
+                    pa.field("width", pa.int32()),
+                    pa.field("height", pa.int32()),
+                    pa.field("source_frames", pa.int32(), nullable=False),
+                    pa.field("published_images", pa.int32(), nullable=False),
+                    pa.field("rejected_frames", pa.int32(), nullable=False),
+                ]
+            ),
+            "one row per source clip",
         ),
     ]
 }
