@@ -11,7 +11,7 @@ The stage runs on a copy of data/interim (it writes gates.parquet there) and
 reads data/cast and data/swapped as `dvc repro` left them; run `dvc repro swap`
 first.
 
-Usage: .venv/bin/python benchmarks/gate.py [--workers 2] [--sample-frames 40]
+Usage: .venv/bin/python benchmarks/gate.py [--workers 2] [--sample-frames 40] [--clips N]
 """
 
 from __future__ import annotations
@@ -38,9 +38,13 @@ from facecast.quality.stage import gate
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def stage_fps(params, workers: int, scratch: Path) -> tuple[float, int]:
+def stage_fps(params, workers: int, scratch: Path, clips: int | None) -> tuple[float, int]:
     interim = scratch / f"interim_{workers}"
     shutil.copytree(ROOT / "data" / "interim", interim)
+    if clips is not None:  # measure on the first clips only: the stage's cost is per frame
+        swaps = tables.read_df("swaps", interim / "swaps.parquet")
+        keep = sorted(swaps["clip_id"].unique())[:clips]
+        tables.write("swaps", swaps[swaps["clip_id"].isin(keep)], interim / "swaps.parquet")
     start = time.perf_counter()
     metrics = gate(
         params.model_copy(update={"workers": workers}), interim, ROOT / "data" / "cast", ROOT / "data" / "swapped",
@@ -78,6 +82,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sample-frames", type=int, default=40)
+    parser.add_argument("--clips", type=int, default=None, help="measure the stage on the first N clips only")
     args = parser.parse_args()
     if not (ROOT / "data" / "interim" / "swaps.parquet").is_file():
         print("data/interim/swaps.parquet is missing: run `dvc repro swap` first", file=sys.stderr)
@@ -86,8 +91,8 @@ def main() -> int:
     params = load("gate").gate
     print(f"cores: {os.cpu_count()}, load average (1 min) at start {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
-        one, frames = stage_fps(params, 1, Path(tmp))
-        many, _ = stage_fps(params, args.workers, Path(tmp))
+        one, frames = stage_fps(params, 1, Path(tmp), args.clips)
+        many, _ = stage_fps(params, args.workers, Path(tmp), args.clips)
     print(f"{'gate stage, 1 process':40s} {one:7.2f} fps  ({frames} frames)")
     print(f"{f'gate stage, {args.workers} processes':40s} {many:7.2f} fps  speed-up {many / one:.2f}x")
     for name, ms in per_call(args.sample_frames, params.leaks.detector_threshold).items():

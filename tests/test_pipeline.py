@@ -54,7 +54,7 @@ def project(tmp_path_factory, repo) -> Path:
 
 def test_repro_builds_every_stage(project):
     out = run(["dvc", "repro"], project)
-    for stage in ("sample", "ingest", "faces", "cast", "swap", "gate"):
+    for stage in ("sample", "ingest", "faces", "cast", "swap", "gate", "augment", "manifest", "report"):
         assert f"Running stage '{stage}'" in out
     clips = tables.read_df("clips", project / "data/interim/clips.parquet")
     assert sorted(clips["clip_id"]) == ["P001_expressions", "P002_expressions", "P003_expressions"]
@@ -96,11 +96,21 @@ def test_repro_builds_every_stage(project):
     assert len(gates) == len(swaps) and gates["status"].isin(["pass", "reject"]).all()
     assert (gates.loc[gates["status"] == "reject", "reasons"].map(len) > 0).all()
     assert (gates.loc[gates["status"] == "pass", "leak_faces"] == 0).all()
-    for name in ("ingest", "faces", "cast", "swap", "gates"):
+    # the dataset: every recast frame is either published (with its copies) or listed as rejected, with reasons
+    published = tables.read_df("dataset_frames", project / "data/dataset/manifest/frames.parquet")
+    rejects = tables.read_df("dataset_rejects", project / "data/dataset/manifest/rejects.parquet")
+    gated = gates.groupby(["clip_id", "variant", "frame_idx"])["status"].agg(lambda s: (s == "pass").all())
+    assert (published["copy"] == 0).sum() == int(gated.sum())
+    assert (rejects["stage"] == "gate").sum() == int((~gated).sum()) and (rejects["reasons"].map(len) > 0).all()
+    assert (project / "data/dataset/DATASET_CARD.md").is_file() and (project / "reports/index.html").is_file()
+    for name in ("ingest", "faces", "cast", "swap", "gates", "augment", "dataset"):
         assert (project / f"metrics/{name}.json").is_file()
     assert (project / "plots/distances.csv").is_file()
     shown = run(["dvc", "plots", "show", "--json"], project)
-    assert "distances.csv" in shown and "landmark_score" in shown
+    assert "plots/distances.csv" in shown
+    # one landmark-score curve per clip with a swapped face
+    swapped_clips = sorted(swaps.loc[swaps["status"] == "swapped", "clip_id"].unique())
+    assert all(f"plots/landmark_score/{c}__v0.csv" in shown for c in swapped_clips)
 
 
 def test_repro_again_does_nothing(project):
@@ -110,10 +120,10 @@ def test_repro_again_does_nothing(project):
 
 def test_changing_a_swap_param_reruns_only_swap_and_what_follows(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["swap"]["blend"] = "poisson"
+    params["swap"]["fallback"] = "pixelate"  # the tiny cast leaves faces obscured, so this changes swap's frames
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], project)
-    assert "Running stage 'swap'" in out and "Running stage 'gate'" in out
+    assert all(f"Running stage '{s}'" in out for s in ("swap", "gate", "augment", "manifest", "report"))
     assert all(f"Running stage '{s}'" not in out for s in ("sample", "ingest", "faces", "cast"))
 
 

@@ -540,6 +540,9 @@ def cast_tracks(
 def share_report(casting: pd.DataFrame, identities: pd.DataFrame, targets: Targets, balance_by: str) -> dict:
     """Target vs achieved share per category and per cell, and the largest gap (``metrics/cast.json``).
 
+    ``shares`` repeats the per-category target and achieved share as
+    ``{attribute: {category: {target, achieved}}}`` for ``dvc metrics diff``.
+
     ``achieved`` is the share of output frames (``balance_by: frames``) or of
     identities; both are given as ``frame_share`` and ``identity_share``. The
     target is the quota as asked, so a relaxed shortfall shows as a gap.
@@ -565,6 +568,10 @@ def share_report(casting: pd.DataFrame, identities: pd.DataFrame, targets: Targe
         for cell, share in zip(targets.cells, targets.shares)
     ]
     worst = max(categories or cells, key=lambda r: abs(r["gap"]))
+    # the same shares as a mapping, which `dvc metrics diff` and `dvc exp show` can compare (they skip lists)
+    shares: dict[str, dict[str, dict[str, float]]] = {}
+    for r in categories:
+        shares.setdefault(r["attribute"], {})[r["category"]] = {"target": r["target"], "achieved": r["achieved"]}
     return {
         "balance_by": balance_by,
         "quotas_feasible": targets.feasible,
@@ -574,4 +581,5 @@ def share_report(casting: pd.DataFrame, identities: pd.DataFrame, targets: Targe
         "categories": categories,
         "cells": cells,
         "largest_gap": {k: worst[k] for k in ("attribute", "category", "cell", "gap") if k in worst},
+        "shares": shares,
     }

@@ -1,0 +1,1 @@
+"""The published dataset: which frames go in, subject-grouped splits, manifests and the dataset card."""

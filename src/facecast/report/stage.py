@@ -1,0 +1,110 @@
+"""Stage report: ``reports/index.html``, one self-contained page a person reads, and the dataset's plot data.
+
+Reads the dataset manifests (data/dataset/manifest/{frames,rejects,identities,clips}.parquet),
+``gates``, ``gate_clips`` and ``clips`` (data/interim), the original clips, the
+swapped frames (data/swapped), the cast faces (data/cast/identities/<id>/face.png),
+metrics/cast.json, metrics/gates.json and the gate's plot CSVs. Writes:
+
+* ``<out>/index.html``: summary, demographic shares, the gate's plots, expression
+  per clip, rejects by reason and a contact sheet per clip (original | swapped
+  | cast identity). It shows ORIGINAL faces: internal, never published.
+* ``<plot_out>/shares.csv`` (one bar per category and series: target, cast
+  plan, published declared, published measured) and ``<plot_out>/rejects.csv``
+  (reason, rejected), for ``dvc plots show`` / ``dvc plots diff``: how the
+  dataset's composition moves between revisions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from facecast.io.atomic import atomic_dir
+from facecast.params import ReportParams
+from facecast.report import sections
+from facecast.report.html import e, page
+from facecast.report.images import Pictures
+from facecast.report.inputs import Inputs, load
+from facecast.report.select import ShareRow, reject_counts, sheet_rows, shares
+from facecast.stage import InputError
+
+REJECTS_PER_REASON = 6  # sample of each reject reason on the page
+WARNING = (
+    "<strong>INTERNAL — DO NOT PUBLISH.</strong> This report shows the <strong>original faces</strong> of the people "
+    "in the source footage beside their recasts. It is for the people checking the dataset; never publish it, share "
+    "it outside the team or ship it with the dataset."
+)
+
+
+def _check_clips(inp: Inputs) -> None:
+    unknown = sorted(set(inp.frames["clip_id"]) - set(inp.clips["clip_id"]))
+    if unknown:
+        raise InputError(f"dataset manifest frames.parquet names clip(s) {', '.join(unknown[:5])} that clips.parquet of the manifest lacks")
+
+
+SERIES = {"target": "target", "cast": "cast plan", "published": "published, declared", "measured": "published, measured"}
+
+
+def _write_plots(share_rows: list[ShareRow], counts: list[tuple[str, int]], folder: Path) -> None:
+    """One bar per (category, series) in shares.csv, so DVC's bar templates draw them apart and ``plots diff`` by revision."""
+    rows = [
+        {"bar": f"{s.attribute}: {s.category} ({label})", "attribute": s.attribute, "category": s.category, "series": label,
+         "share": round(getattr(s, series), 4)}
+        for s in share_rows
+        for series, label in SERIES.items()
+        if getattr(s, series) is not None
+    ]
+    with atomic_dir(folder) as tmp:
+        pd.DataFrame(rows, columns=["bar", "attribute", "category", "series", "share"]).to_csv(tmp / "shares.csv", index=False)
+        pd.DataFrame(counts, columns=["reason", "rejected"]).to_csv(tmp / "rejects.csv", index=False)
+
+
+def report(
+    params: ReportParams,
+    dataset: Path,
+    interim: Path,
+    cast_dir: Path,
+    swapped: Path,
+    metrics: Path,
+    plots: Path,
+    out: Path,
+    plot_out: Path,
+) -> dict:
+    """Write the report and its plot data; returns what it showed."""
+    inp = load(dataset, interim, metrics, plots)
+    _check_clips(inp)
+    rows = {clip: sheet_rows(inp.frames, clip, params.frames_per_clip) for clip in sorted(inp.clips["clip_id"])}
+    pictures = Pictures(inp.sources, inp.gates, swapped, cast_dir)
+    pictures.load_originals({clip: {r.frame_idx for r in sheet} for clip, sheet in rows.items() if sheet})
+    share_rows = shares(inp.cast_metrics, inp.frames)
+    parts = [
+        ("summary", "Summary", sections.summary(inp)),
+        ("demographics", "Demographics", sections.demographics(inp, share_rows, pictures)),
+        ("quality", "Gate plots", sections.quality(inp)),
+        ("expression", "Expression", sections.expression(inp)),
+        ("clips", "Clips", sections.clip_table(inp)),
+        ("rejects", "Rejects", sections.rejects(inp, pictures, REJECTS_PER_REASON)),
+        ("sheets", "Contact sheets", sections.sheets(inp, rows, pictures, params.frames_per_clip)),
+    ]
+    footer = (
+        f"Written by facecast stage report from {e(dataset / 'manifest')}, {e(interim)} (gates, gate_clips, clips), "
+        f"{e(cast_dir)}, {e(swapped)}, {e(metrics)} and {e(plots)}. Rebuild with <code>dvc repro report</code>."
+    )
+    html = page(
+        "facecast dataset report",
+        f"{len(inp.frames):,} published images from {len(inp.clips)} clips, {len(inp.identities)} synthetic identities",
+        WARNING, parts, footer,
+    )
+    with atomic_dir(out) as tmp:
+        (tmp / "index.html").write_text(html, encoding="utf-8")
+    counts = reject_counts(inp.rejects)
+    _write_plots(share_rows, counts, plot_out)
+    return {
+        "html": str(out / "index.html"),
+        "bytes": len(html.encode("utf-8")),
+        "clips": len(rows),
+        "sheet_rows": sum(len(s) for s in rows.values()),
+        "rejects": len(inp.rejects),
+        "reject_reasons": dict(counts),
+    }

@@ -1,0 +1,247 @@
+"""Sharing a versioned dataset and regenerating it in CI, on a tiny embedded sample.
+
+A temporary copy of the repository becomes its own git repository with a local
+directory as its DVC remote: `dvc repro`, `dvc push`, `git commit`, then a `git
+clone` elsewhere and `dvc pull` there must give byte-identical outputs, every
+output `dvc.lock` lists (so the published dataset's manifests too, once the
+manifest stage is in the pipeline). `dvc exp run -S` on a quota must move the
+cast's shares (`dvc metrics diff` on `shares.<attribute>.<category>.achieved`), and `scripts/regenerate.sh` (what .github/workflows/regenerate.yml
+runs) must report the diffs against a base commit, or fail when `dvc repro` fails.
+Real git, real DVC, real pipeline runs.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+slow = pytest.mark.slow
+
+# P001-P004 are female and P005 male; the five subjects are also the whole donor gallery.
+# One identity per sex, each from a single donor (the male cell has only P005). An identity
+# never plays the track of its own donor, so of the five tracks, all of one length, 3/2 is
+# the nearest a 50/50 sex quota can come, and 80/20 is met exactly as 4/1.
+TINY = {"people": 5, "expressions": 1, "hold_frames": 3, "morph_frames": 1}
+TINY_CAST = {
+    "identities": 2,
+    "donors_per_identity": 1,
+    "quotas": {"sex": {"female": 0.5, "male": 0.5}},
+    "on_shortfall": "relax",
+    "max_attempts": 30,
+}
+QUOTA_CHANGE = {"female": 0.8, "male": 0.2}
+MANIFESTS = "data/dataset"  # where the manifest stage publishes the dataset and its Parquet manifests
+
+
+def environ() -> dict:
+    """This interpreter's bin first on PATH (dvc, python), and a git identity for the commits."""
+    return dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        GIT_AUTHOR_NAME="facecast test",
+        GIT_AUTHOR_EMAIL="test@facecast.invalid",
+        GIT_COMMITTER_NAME="facecast test",
+        GIT_COMMITTER_EMAIL="test@facecast.invalid",
+    )
+
+
+def run(cmd: list[str], cwd: Path, ok: bool = True, **env: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env={**environ(), **env}, capture_output=True, text=True)
+    if ok:
+        assert proc.returncode == 0, f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def lock_outputs(root: Path) -> dict[str, list[str]]:
+    """Every output path per stage of ``root/dvc.lock`` (metrics and plots included)."""
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {stage: [o["path"] for o in entry.get("outs", [])] for stage, entry in lock["stages"].items()}
+
+
+def output_digests(root: Path, outputs: list[str]) -> dict[str, str]:
+    """sha256 of every file of these outputs (directories walked), keyed by path relative to ``root``."""
+    digests = {}
+    for out in outputs:
+        path = root / out
+        assert path.exists(), f"{out} is missing in {root}"
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            digests[f.relative_to(root).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return digests
+
+
+def cast_shares(metrics_json: str) -> dict[str, float]:
+    """Achieved share per sex category in a metrics/cast.json text."""
+    return {r["category"]: r["achieved"] for r in json.loads(metrics_json)["categories"] if r["attribute"] == "sex"}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, repo) -> tuple[Path, str]:
+    """A copy of the repository's files (what a clone holds, plus files not yet committed) with the tiny
+    sample's parameters and no outputs, as a git repository of one commit; returns it and that commit."""
+    dst = tmp_path_factory.mktemp("shared") / "project"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True, text=True, check=True)
+    for rel in files.stdout.split("\n"):
+        if rel and (repo / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo / rel, dst / rel)
+    # the outputs of the repository's own run (metrics and plots are committed) are not the tiny sample's
+    stale = [out for outs in lock_outputs(dst).values() for out in outs] if (dst / "dvc.lock").is_file() else []
+    for rel in [*stale, "data", "metrics", "dvc.lock"]:
+        path = dst / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["sample"].update(TINY)
+    params["cast"].update(TINY_CAST)
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q", "-b", "main"], dst)
+    for key, value in {"user.name": "facecast test", "user.email": "test@facecast.invalid", "commit.gpgsign": "false"}.items():
+        run(["git", "config", key, value], dst)  # dvc exp run commits too, through its own git library
+    run(["git", "add", "-A"], dst)
+    run(["git", "commit", "-q", "-m", "tiny facecast project"], dst)
+    base = run(["git", "rev-parse", "HEAD"], dst).stdout.strip()
+    return dst, base
+
+
+@pytest.fixture(scope="module")
+def shared(project, tmp_path_factory) -> dict:
+    """The project reproduced, pushed to a local directory remote and committed, as a user shares it."""
+    root, base = project
+    remote = tmp_path_factory.mktemp("remote")
+    run(["dvc", "remote", "add", "-d", "local", str(remote)], root)
+    repro = run(["dvc", "repro"], root).stdout
+    run(["dvc", "push"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-q", "-m", "dataset of the tiny sample"], root)
+    outputs = lock_outputs(root)
+    flat = [out for outs in outputs.values() for out in outs]
+    return {
+        "root": root,
+        "base": base,
+        "remote": remote,
+        "repro": repro,
+        "outputs": outputs,
+        "digests": output_digests(root, flat),
+        "cast_metrics": (root / "metrics/cast.json").read_text(),
+    }
+
+
+@slow
+def test_clone_and_pull_gives_byte_identical_outputs(shared, tmp_path):
+    root, outputs = shared["root"], shared["outputs"]
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    assert sorted(outputs) == sorted(stages), "dvc repro left stages out of dvc.lock"
+    for stage in stages:
+        assert f"Running stage '{stage}'" in shared["repro"]
+    digests = shared["digests"]
+    assert digests and any(p.startswith("data/") for p in digests) and any(p.startswith("metrics/") for p in digests)
+    if "manifest" in outputs:  # the published dataset's manifests are among the files compared
+        assert any(p.startswith(f"{MANIFESTS}/") and p.endswith(".parquet") for p in digests), sorted(digests)
+    # the commit and the remote hold everything: nothing is left outside git but what DVC ignores for it
+    assert run(["git", "status", "--porcelain"], root).stdout == ""
+    assert any(shared["remote"].rglob("*")), "dvc push wrote nothing to the remote"
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(root), str(clone)], tmp_path)
+    cached = [f for f in digests if not (clone / f).exists()]
+    assert cached, "a git clone should hold only the outputs DVC does not cache (metrics, plots)"
+    run(["dvc", "pull"], clone)
+    assert output_digests(clone, [out for outs in lock_outputs(clone).values() for out in outs]) == digests
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+
+
+@slow
+def test_regenerate_script_reports_against_the_first_commit(shared, tmp_path):
+    root, base = shared["root"], shared["base"]
+    out = tmp_path / "report"
+    proc = run([str(root / "scripts/regenerate.sh"), base, str(out)], root)
+    report = (out / "report.md").read_text()
+    assert proc.stdout == report
+    assert "Pulled from DVC remote `local`" in report
+    assert "`dvc repro` succeeded; stages run: none, everything was up to date." in report
+    # the first commit has no metrics: every metric of the run is new in the table
+    metrics = report.split(f"## Metrics diff against `{base}`", 1)[1].split("## ", 1)[0]
+    assert "| Path" in metrics and "| Metric" in metrics and "| Change" in metrics
+    for name in {Path(p).name for outs in shared["outputs"].values() for p in outs if p.startswith("metrics/")}:
+        assert f"metrics/{name}" in metrics
+    assert f"`{out / 'plots' / 'index.html'}`" in report and (out / "plots/index.html").is_file()
+
+
+@slow
+def test_regenerate_script_fails_when_repro_fails(shared, tmp_path):
+    """A fresh clone with a cold remote (nothing to pull) and an impossible parameter: the report says why."""
+    clone, cold = tmp_path / "clone", tmp_path / "cold-remote"
+    cold.mkdir()
+    run(["git", "clone", "-q", str(shared["root"]), str(clone)], tmp_path)
+    run(["dvc", "remote", "add", "--local", "-d", "cold", str(cold)], clone)
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["sample"]["people"] = 0
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = tmp_path / "report"
+    # base and output folder from the environment, as the workflow gives them
+    proc = run([str(clone / "scripts/regenerate.sh")], clone, ok=False, REGENERATE_BASE="origin/main", REGENERATE_OUT=str(out))
+    assert proc.returncode == 1, proc.stderr
+    report = (out / "report.md").read_text()
+    assert "DVC remote `cold`" in report  # the cold remote was tried and the script went on
+    assert "**`dvc repro` failed" in report and "sample.people" in report
+    assert "## Metrics diff" not in report
+
+
+@slow
+def test_exp_run_with_a_quota_change_moves_the_cast_shares(shared):
+    root = shared["root"]
+    quota = [f"cast.quotas.sex.{c}={v}" for c, v in QUOTA_CHANGE.items()]
+    # up to the cast stage only, to keep the test short: `dvc exp run -S ...` alone also reruns swap and gate
+    out = run(["dvc", "exp", "run", *[a for q in quota for a in ("-S", q)], "cast"], root).stdout
+    assert "Running stage 'cast'" in out
+    assert "Running stage 'faces'" not in out and "Running stage 'sample'" not in out
+    # dvc metrics diff (HEAD against the experiment's results in the workspace) shows the shares moving
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root).stdout)["metrics/cast.json"]
+    female, male = diff["shares.sex.female.achieved"], diff["shares.sex.male.achieved"]
+    assert female["new"] > female["old"] and male["new"] < male["old"]
+    assert diff["shares.sex.female.target"]["new"] == QUOTA_CHANGE["female"]
+    assert abs(female["new"] - QUOTA_CHANGE["female"]) < abs(female["old"] - QUOTA_CHANGE["female"])
+    assert "shares.sex.female.achieved" in run(["dvc", "metrics", "diff", "--md"], root).stdout
+    # the per-category list agrees with the mapping
+    assert cast_shares((root / "metrics/cast.json").read_text())["female"] == female["new"]
+    # dvc exp show lists the experiment with its parameters
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], root).stdout)
+    exps = [r for entry in shown for group in entry.get("experiments") or [] for r in group["revs"]]
+    sexes = [e["data"]["params"]["params.yaml"]["data"]["cast"]["quotas"]["sex"] for e in exps]
+    assert QUOTA_CHANGE in sexes
+
+
+def test_regenerate_script_rejects_an_unknown_base(repo, tmp_path):
+    proc = subprocess.run(
+        [str(repo / "scripts/regenerate.sh"), "no-such-revision-anywhere", str(tmp_path)],
+        env=environ(), capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "base revision 'no-such-revision-anywhere' is not a commit" in proc.stderr
+
+
+def test_workflow_runs_the_regenerate_script_on_input_changes(repo):
+    workflow = yaml.safe_load((repo / ".github/workflows/regenerate.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as true
+    for event in ("pull_request", "push"):
+        assert {"params.yaml", "dvc.yaml", "dvc.lock", "**/*.dvc", "src/**", "stages/**"} <= set(triggers[event]["paths"])
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
+    assert str(python["with"]["python-version"]) == "3.11"
+    runs = [s.get("run", "") for s in steps]
+    assert any(r.strip() == "make install" for r in runs)
+    assert any(r.startswith("scripts/regenerate.sh") for r in runs)
+    assert any("GITHUB_STEP_SUMMARY" in r for r in runs)
+    assert any(s.get("uses", "").startswith("actions/upload-artifact@") for s in steps)
+    assert os.access(repo / "scripts/regenerate.sh", os.X_OK)
