@@ -86,3 +86,14 @@ def test_every_schema_can_be_written_empty(tmp_path):
     for name in tables.SPECS:
         path = tables.write(name, [], tmp_path / f"{name}.parquet")
         assert tables.read(name, path).num_rows == 0
+
+
+def test_atomic_folders_get_the_mode_mkdir_gives(tmp_path):
+    from facecast.io.atomic import atomic_dir
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "a.txt").write_text("x")
+    assert (tmp_path / "out" / "a.txt").read_text() == "x"
+    assert (tmp_path / "out").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

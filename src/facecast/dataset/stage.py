@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +26,7 @@ from facecast.dataset.pseudonym import pseudonyms
 from facecast.dataset.select import FRAME, frame_verdicts, select
 from facecast.dataset.splits import assign, groups
 from facecast.dataset.summary import summarise
-from facecast.io.atomic import atomic_dir, usual_file_mode, write_json
+from facecast.io.atomic import atomic_dir, write_json
 from facecast.params import CastParams, ManifestParams
 from facecast.stage import InputError
 
@@ -203,7 +202,6 @@ def manifest(
     split_of = {s: split for g, split in zip(found, chosen.splits) for s in g.subjects}
 
     with atomic_dir(out) as tmp:
-        os.chmod(tmp, usual_file_mode() | 0o111)  # a folder to share, not mkdtemp's private 0700
         files = _publish(published, split_of, swapped, augmented, tmp)
         frame_rows = _frame_rows(published, files, split_of, ids)
         tables.write("dataset_frames", frame_rows, tmp / "manifest" / "frames.parquet")

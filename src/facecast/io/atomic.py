@@ -16,11 +16,13 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path``.
 
     An exception (or an interrupted run) leaves ``path`` as it was and removes
-    the temporary folder.
+    the temporary folder. The folder gets the mode ``mkdir`` would give
+    (0777 less the umask), not ``mkdtemp``'s private 0700: outputs are shared.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, usual_file_mode() | 0o111)
     try:
         yield tmp
         if path.exists():
