@@ -110,10 +110,12 @@ def _problem(row, params: SwapParams, cast: dict[int, str | None]) -> str | None
 
 def _faces_by_frame(faces: pd.DataFrame, params: SwapParams, casting: dict) -> dict[int, list[Face]]:
     out: dict[int, list[Face]] = {}
+    by_track: dict[int, dict[int, str | None]] = {}  # track -> variant -> identity, built once per clip
+    for (t, v), (ident, _) in casting.items():
+        by_track.setdefault(t, {})[v] = ident
     for row in faces.itertuples(index=False):
         track = int(row.track_id)
-        cast = {v: ident for (t, v), (ident, _) in casting.items() if t == track}
-        problem = _problem(row, params, cast)
+        problem = _problem(row, params, by_track.get(track, {}))
         lm = None if row.landmarks is None else np.asarray(row.landmarks, np.float64).reshape(68, 2)
         box = (float(row.bbox_x0), float(row.bbox_y0), float(row.bbox_x1), float(row.bbox_y1))
         out.setdefault(int(row.frame_idx), []).append(Face(track, box, lm, problem))
