@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from facecast.faces.detect import detect_faces
-from facecast.faces.models import face_encoder, shape_predictor68
-from facecast.faces.pipeline import ClipJob, analyse_clips, one_torch_thread
-from facecast.faces.track import iou_matrix
+from facecast.faces.stage import ClipJob, analyse_clips, one_torch_thread
+from facecast.geometry.boxes import iou_matrix
 from facecast.io.clips import clip_kind, iter_frames
+from facecast.models.loaders import face_encoder, shape_predictor68
 from facecast.params import FacesParams, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def ours_run(jobs: list[ClipJob], params: FacesParams) -> tuple[float, int, list
     start = time.perf_counter()
     results = analyse_clips(jobs, params)
     seconds = time.perf_counter() - start
-    return seconds, sum(r.n_frames for r in results), [f for r in results for f in r.faces]
+    return (seconds, sum(r.n_frames for r in results), [f for r in results for f in r.faces])
 
 
 def recall(reference: dict[int, np.ndarray], faces: list[dict]) -> tuple[float, int]:
@@ -120,11 +120,19 @@ def main() -> int:
     jobs = sample_jobs(args.sample)
     if jobs:
         seconds, n_frames, faces = ours_run(jobs, params)
-        rows.append((f"faces stage, {args.sample} ({len(jobs)} clips)", f"{n_frames / seconds:.2f} fps", f"{n_frames} frames, {len(faces)} faces"))
+        rows.append(
+            (
+                f"faces stage, {args.sample} ({len(jobs)} clips)",
+                f"{n_frames / seconds:.2f} fps",
+                f"{n_frames} frames, {len(faces)} faces",
+            )
+        )
     else:
         rows.append((f"faces stage, {args.sample}", "-", "no clips there (run the sample stage)"))
     width = max(len(r[0]) for r in rows)
-    print(f"rounds: {args.rounds} (median), workers: {params.workers}, detect_every: {params.detect_every}, embed_every: {params.embed_every}")
+    print(
+        f"rounds: {args.rounds} (median), workers: {params.workers}, detect_every: {params.detect_every}, embed_every: {params.embed_every}"
+    )
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>10}  {note}")
     return 0

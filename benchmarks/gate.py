@@ -29,11 +29,11 @@ import cv2
 import numpy as np
 
 from facecast import tables
+from facecast.gate.deid import descriptor
+from facecast.gate.landmarks import refit
+from facecast.gate.stage import gate
+from facecast.models.centerface import LeakScanner
 from facecast.params import load
-from facecast.quality.deid import descriptor
-from facecast.quality.landmarks import refit
-from facecast.quality.leaks import LeakScanner
-from facecast.quality.stage import gate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,8 +47,12 @@ def stage_fps(params, workers: int, scratch: Path, clips: int | None) -> tuple[f
         tables.write("swaps", swaps[swaps["clip_id"].isin(keep)], interim / "swaps.parquet")
     start = time.perf_counter()
     metrics = gate(
-        params.model_copy(update={"workers": workers}), interim, ROOT / "data" / "cast", ROOT / "data" / "swapped",
-        scratch / f"gates_{workers}.json", scratch / f"plots_{workers}",
+        params.model_copy(update={"workers": workers}),
+        interim,
+        ROOT / "data" / "cast",
+        ROOT / "data" / "swapped",
+        scratch / f"gates_{workers}.json",
+        scratch / f"plots_{workers}",
     )
     wall = time.perf_counter() - start
     return metrics["frames"]["total"] / wall, metrics["frames"]["total"]
@@ -61,7 +65,12 @@ def per_call(sample_frames: int, threshold: float) -> dict[str, float]:
     done = done.iloc[np.linspace(0, len(done) - 1, min(sample_frames, len(done))).astype(int)]
     boxes = faces.set_index(["clip_id", "frame_idx", "track_id"])
     scanner = LeakScanner(threshold)
-    times: dict[str, list[float]] = {"decode JPEG": [], "landmark re-fit": [], "dlib descriptor": [], "CenterFace scan": []}
+    times: dict[str, list[float]] = {
+        "decode JPEG": [],
+        "landmark re-fit": [],
+        "dlib descriptor": [],
+        "CenterFace scan": [],
+    }
     for r in done.itertuples(index=False):
         t0 = time.perf_counter()
         image = cv2.cvtColor(cv2.imread(str(ROOT / "data" / "swapped" / r.image)), cv2.COLOR_BGR2RGB)

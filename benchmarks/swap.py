@@ -46,17 +46,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from facecast import tables
 from facecast.cast.quotas import ShortfallError
 from facecast.cast.stage import cast
-from facecast.faces.embed import embed_chips, face_chips
-from facecast.faces.landmarks import fit_shape, points_box
-from facecast.faces.pipeline import analyse
+from facecast.faces.stage import analyse
+from facecast.geometry.boxes import points_box
 from facecast.ingest import ingest
 from facecast.ingest.labels import SEGMENT_COLUMNS
 from facecast.io.clips import iter_frames
+from facecast.models.embedding import embed_chips, face_chips
+from facecast.models.landmarks import fit_shape
 from facecast.params import Params, SwapParams, load
 from facecast.swap.stage import swap
 
@@ -96,7 +96,7 @@ def prepare_party(video: Path, p: Params, tmp: Path) -> tuple[Path, Path, str]:
     (root / "clips").mkdir(parents=True)
     (root / "clips" / f"party{video.suffix}").symlink_to(video)
     (root / "labels.csv").write_text(",".join(SEGMENT_COLUMNS) + "\n")  # ingest requires the file; no label rows
-    interim, cast_dir, metrics = tmp / "party_interim", tmp / "party_cast", tmp / "party_metrics"
+    interim, cast_dir, metrics = (tmp / "party_interim", tmp / "party_cast", tmp / "party_metrics")
     ingest(root, p.ingest, interim=interim, metrics=metrics / "ingest.json")
     analyse(DONORS, p.faces, interim=interim, metrics=metrics / "faces.json")
     try:
@@ -127,10 +127,21 @@ def deface_run(video: Path, centerface, args: argparse.Namespace, out: Path) -> 
 
     start = time.perf_counter()
     video_detect(
-        ipath=str(video), opath=str(out), centerface=centerface, threshold=args.thresh, enable_preview=False,
-        cam=False, nested=False, replacewith=args.replacewith, mask_scale=args.mask_scale, ellipse=not args.boxes,
-        draw_scores=args.draw_scores, ffmpeg_config=args.ffmpeg_config, replaceimg=None,
-        keep_audio=args.keep_audio, mosaicsize=args.mosaicsize,
+        ipath=str(video),
+        opath=str(out),
+        centerface=centerface,
+        threshold=args.thresh,
+        enable_preview=False,
+        cam=False,
+        nested=False,
+        replacewith=args.replacewith,
+        mask_scale=args.mask_scale,
+        ellipse=not args.boxes,
+        draw_scores=args.draw_scores,
+        ffmpeg_config=args.ffmpeg_config,
+        replaceimg=None,
+        keep_audio=args.keep_audio,
+        mosaicsize=args.mosaicsize,
     )
     return time.perf_counter() - start
 
@@ -211,10 +222,16 @@ def temporal(name: str, result: dict) -> list[tuple[str, str, str]]:
     t = result["temporal"]
     motion = t["landmark_motion_px"] or {}
     return [
-        (f"{name}: face grey change", f"swapped {t['face_change_swapped']}  original {t['face_change_original']}",
-         "mean |grey(t) - grey(t-1)| inside swapped faces' boxes"),
-        (f"{name}: landmark motion", f"driven {motion.get('driven')}  original {motion.get('original')}",
-         "mean px per point between consecutive frames"),
+        (
+            f"{name}: face grey change",
+            f"swapped {t['face_change_swapped']}  original {t['face_change_original']}",
+            "mean |grey(t) - grey(t-1)| inside swapped faces' boxes",
+        ),
+        (
+            f"{name}: landmark motion",
+            f"driven {motion.get('driven')}  original {motion.get('original')}",
+            "mean px per point between consecutive frames",
+        ),
     ]
 
 
@@ -248,17 +265,23 @@ def main() -> int:
         interim, out = linked_interim(tmp / "interim"), tmp / "swapped"
         seconds, default = timed_swap(p.swap, interim, CAST, out)
         frames = default["frames"]["source"] * default["variants"]
-        rows.append(("swap stage, embedded default", f"{frames / seconds:.2f} fps",
-                     f"{frames} frames ({default['frames']['source']} x {default['variants']} variants), one run; "
-                     + obscured_why(default)))
+        rows.append(
+            (
+                "swap stage, embedded default",
+                f"{frames / seconds:.2f} fps",
+                f"{frames} frames ({default['frames']['source']} x {default['variants']} variants), one run; "
+                + obscured_why(default),
+            )
+        )
 
         if not args.skip_party:
             from deface.centerface import CenterFace
 
             party_interim, party_cast, how = prepare_party(video, p, tmp)
             options = deface_defaults()
-            centerface = CenterFace(in_shape=options.scale, backend=options.backend,
-                                    override_execution_provider=options.execution_provider)
+            centerface = CenterFace(
+                in_shape=options.scale, backend=options.backend, override_execution_provider=options.execution_provider
+            )
             ours_s, deface_s = [], []
             for _ in range(args.rounds):
                 seconds, party = timed_swap(p.swap, party_interim, party_cast, tmp / "party_swapped")
@@ -268,35 +291,52 @@ def main() -> int:
             ours_fps = n_party / statistics.median(ours_s)
             deface_fps = party["frames"]["source"] / statistics.median(deface_s)
             rows += [
-                (f"swap stage, {video.name}", f"{ours_fps:.2f} fps",
-                 f"{n_party} frames ({party['frames']['source']} x {party['variants']} variants); "
-                 + obscured_why(party)),
+                (
+                    f"swap stage, {video.name}",
+                    f"{ours_fps:.2f} fps",
+                    f"{n_party} frames ({party['frames']['source']} x {party['variants']} variants); "
+                    + obscured_why(party),
+                ),
                 ("  its faces", "", party_faces(party_interim, p.swap) + f"; cast: {how}"),
-                (f"deface, {video.name}", f"{deface_fps:.2f} fps",
-                 f"defaults (thresh {options.thresh}, {options.replacewith}, mask scale {options.mask_scale}, "
-                 f"{options.ffmpeg_config}); decode + CenterFace + blur + encode"),
-                ("ratio (swap / deface)", f"{ours_fps / deface_fps:.2f}",
-                 "frames per second; swap's detection is in the faces stage, deface's is in its time; "
-                 f"seconds per round: swap {' '.join(f'{s:.1f}' for s in ours_s)}, deface {' '.join(f'{s:.1f}' for s in deface_s)}"),
+                (
+                    f"deface, {video.name}",
+                    f"{deface_fps:.2f} fps",
+                    f"defaults (thresh {options.thresh}, {options.replacewith}, mask scale {options.mask_scale}, "
+                    f"{options.ffmpeg_config}); decode + CenterFace + blur + encode",
+                ),
+                (
+                    "ratio (swap / deface)",
+                    f"{ours_fps / deface_fps:.2f}",
+                    "frames per second; swap's detection is in the faces stage, deface's is in its time; "
+                    f"seconds per round: swap {' '.join(f'{s:.1f}' for s in ours_s)}, deface {' '.join(f'{s:.1f}' for s in deface_s)}",
+                ),
             ]
 
         if not args.skip_quality:
             d = quality(out, interim, CAST, args.every)
             n = np.isfinite(d["swapped_to_original"]).sum()
             rows += [
-                ("swapped -> original centroid", spread(d["swapped_to_original"]),
-                 f"n {n}; aim: mean >= 0.85; faceswap averaged ~0.72"),
-                ("original -> own centroid", spread(d["original_to_original"]),
-                 "reference: the same person's own spread"),
+                (
+                    "swapped -> original centroid",
+                    spread(d["swapped_to_original"]),
+                    f"n {n}; aim: mean >= 0.85; faceswap averaged ~0.72",
+                ),
+                (
+                    "original -> own centroid",
+                    spread(d["original_to_original"]),
+                    "reference: the same person's own spread",
+                ),
                 ("swapped -> cast identity", spread(d["swapped_to_identity"]), "aim: mean < 0.5"),
             ]
         rows += temporal("temporal, embedded default", default)
         if not args.skip_party:
             rows += temporal(f"temporal, {video.name}", party)
 
-    print(f"rounds: {args.rounds} (median), every: {args.every}, swap workers: {p.swap.workers}, blend: {p.swap.blend}, "
-          f"fallback: {p.swap.fallback}, cores: {os.cpu_count()}, load average (1 min) at start {load_start:.2f}, "
-          f"at end {os.getloadavg()[0]:.2f}")
+    print(
+        f"rounds: {args.rounds} (median), every: {args.every}, swap workers: {p.swap.workers}, blend: {p.swap.blend}, "
+        f"fallback: {p.swap.fallback}, cores: {os.cpu_count()}, load average (1 min) at start {load_start:.2f}, "
+        f"at end {os.getloadavg()[0]:.2f}"
+    )
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows if len(r[1]) < 20)
     for name, value, note in rows:

@@ -1,16 +1,8 @@
-"""Stage ingest: validate and index the footage under input.root; never modify it."""
+"""Stage ingest: validate and index the footage under input.root; never modify it.
 
-from pathlib import Path
+The work is ``facecast.ingest.stage.run``; ``-v`` says what it does."""
 
-from facecast import stage
-from facecast.ingest import ingest
-from facecast.params import load
-
-
-def main() -> None:
-    p = load("input", "ingest")
-    ingest(Path(p.input.root), p.ingest, interim=Path("data/interim"), metrics=Path("metrics/ingest.json"))
-
+from facecast.runner import main
 
 if __name__ == "__main__":
-    stage.run("ingest", main)
+    main("ingest")

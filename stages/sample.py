@@ -1,18 +1,8 @@
-"""Stage sample: build the embedded default (clips, labels, subjects, donors) from openpeople."""
+"""Stage sample: build the embedded default (clips, labels, subjects, donors) from openpeople.
 
-from pathlib import Path
+The work is ``facecast.sample.stage.run``; ``-v`` says what it does."""
 
-from facecast import stage
-from facecast.io.atomic import atomic_dir
-from facecast.params import load
-from facecast.sample import build_sample
-
-
-def main() -> None:
-    p = load("sample")
-    with atomic_dir(Path("data/sample")) as out:
-        build_sample(p.sample, p.seed, out)
-
+from facecast.runner import main
 
 if __name__ == "__main__":
-    stage.run("sample", main)
+    main("sample")

@@ -1,22 +1,8 @@
-"""Stage swap: every face rendered as its cast identity, or obscured when it cannot be swapped well."""
+"""Stage swap: every face rendered as its cast identity, or obscured when it cannot be swapped well.
 
-from pathlib import Path
+The work is ``facecast.swap.stage.run``; ``-v`` says what it does."""
 
-from facecast import stage
-from facecast.params import load
-from facecast.swap.stage import swap
-
-
-def main() -> None:
-    p = load("swap")
-    swap(
-        p.swap,
-        interim=Path("data/interim"),
-        cast_dir=Path("data/cast"),
-        out=Path("data/swapped"),
-        metrics=Path("metrics/swap.json"),
-    )
-
+from facecast.runner import main
 
 if __name__ == "__main__":
-    stage.run("swap", main)
+    main("swap")

@@ -6,8 +6,8 @@ import numpy as np
 import openpeople
 import pytest
 
-from facecast.faces import attributes as audit
-from facecast.faces.models import shape_predictor68
+from facecast.models import attributes as audit
+from facecast.models.loaders import shape_predictor68
 
 DETECT_SIDE = 640  # portraits are 2048 px; dlib's HOG detector finds the face on a copy this size
 
@@ -59,8 +59,18 @@ def test_skin_regions_leave_out_eyes_brows_nostrils_and_mouth(audits):
 
 
 def test_ita_categories_follow_chardon():
-    cases = {60.0: "very light", 55.0: "light", 41.5: "light", 41.0: "intermediate", 30.0: "intermediate",
-             20.0: "tan", 10.0: "brown", -29.0: "brown", -30.0: "dark", -60.0: "dark"}
+    cases = {
+        60.0: "very light",
+        55.0: "light",
+        41.5: "light",
+        41.0: "intermediate",
+        30.0: "intermediate",
+        20.0: "tan",
+        10.0: "brown",
+        -29.0: "brown",
+        -30.0: "dark",
+        -60.0: "dark",
+    }
     assert {ita: audit.ita_category(ita) for ita in cases} == cases
     assert audit.ita_category(float("nan")) is None
     assert audit.FITZPATRICK_APPROX[audit.ita_category(45.0)] == "II"

@@ -33,13 +33,13 @@ from facecast.augment.labels import IBUG_MIRROR, mirror_order
 from facecast.augment.policy import build
 from facecast.augment.replay import dumps, loads
 from facecast.augment.stage import augment
-from facecast.faces.landmarks import fit_shape, shape_points
-from facecast.faces.pipeline import analyse
-from facecast.ingest.run import ingest
+from facecast.errors import InputError
+from facecast.faces.stage import analyse
+from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
+from facecast.models.landmarks import fit_shape, shape_points
 from facecast.params import AugmentParams, FacesParams, IngestParams, SampleParams
-from facecast.sample.build import build_sample
-from facecast.stage import InputError
+from facecast.sample.stage import build_sample
 
 SEED = 11
 SAMPLE = SampleParams(people=2, expressions=2, hold_frames=3, morph_frames=2)
@@ -52,12 +52,21 @@ SYMMETRIC = ["happy", "neutral"]
 
 
 def policy(*transforms: dict) -> dict:
-    return {"__version__": A.__version__, "transform": {"__class_fullname__": "ReplayCompose", "p": 1.0, "transforms": list(transforms)}}
+    return {
+        "__version__": A.__version__,
+        "transform": {"__class_fullname__": "ReplayCompose", "p": 1.0, "transforms": list(transforms)},
+    }
 
 
 FLIP = policy({"__class_fullname__": "HorizontalFlip", "p": 1.0})
 AFFINE = policy(
-    {"__class_fullname__": "Affine", "p": 1.0, "rotate": [-12, 12], "scale": [0.9, 1.1], "translate_percent": [-0.05, 0.05]},
+    {
+        "__class_fullname__": "Affine",
+        "p": 1.0,
+        "rotate": [-12, 12],
+        "scale": [0.9, 1.1],
+        "translate_percent": [-0.05, 0.05],
+    },
     {"__class_fullname__": "RandomBrightnessContrast", "p": 1.0},
 )
 
@@ -74,7 +83,9 @@ def built(tmp_path_factory) -> Path:
     for image in (sample / "donors").glob("*/*.jpg"):
         if image.name != "studio_portrait.jpg":
             image.unlink()
-    pd.DataFrame(LABELS, columns=["clip", "start_frame", "end_frame", "label"]).to_csv(sample / "labels.csv", index=False)
+    pd.DataFrame(LABELS, columns=["clip", "start_frame", "end_frame", "label"]).to_csv(
+        sample / "labels.csv", index=False
+    )
     interim = root / "interim"
     ingest(sample, IngestParams(), interim, root / "metrics" / "ingest.json")
     analyse(sample / "donors", FacesParams(workers=1), interim, root / "metrics" / "faces.json")
@@ -89,19 +100,39 @@ def built(tmp_path_factory) -> Path:
     for r in faces.itertuples(index=False):
         obscured = (r.clip_id, r.frame_idx) == OBSCURED
         image = f"{r.clip_id}__v0/{r.frame_idx:06d}.jpg"
-        swaps.append({
-            "clip_id": r.clip_id, "variant": 0, "frame_idx": r.frame_idx, "track_id": r.track_id,
-            "identity_id": None if obscured else f"syn_{r.clip_id[:4]}", "status": "obscured" if obscured else "swapped",
-            "reason": "too_small: test" if obscured else None,
-            "bbox_x0": r.bbox_x0, "bbox_y0": r.bbox_y0, "bbox_x1": r.bbox_x1, "bbox_y1": r.bbox_y1,
-            "landmarks": None if obscured else r.landmarks, "occluded_share": 0.0, "mouth_kept": False, "image": image,
-        })
+        swaps.append(
+            {
+                "clip_id": r.clip_id,
+                "variant": 0,
+                "frame_idx": r.frame_idx,
+                "track_id": r.track_id,
+                "identity_id": None if obscured else f"syn_{r.clip_id[:4]}",
+                "status": "obscured" if obscured else "swapped",
+                "reason": "too_small: test" if obscured else None,
+                "bbox_x0": r.bbox_x0,
+                "bbox_y0": r.bbox_y0,
+                "bbox_x1": r.bbox_x1,
+                "bbox_y1": r.bbox_y1,
+                "landmarks": None if obscured else r.landmarks,
+                "occluded_share": 0.0,
+                "mouth_kept": False,
+                "image": image,
+            }
+        )
         rejected = (r.clip_id, r.frame_idx) == REJECTED
-        gates.append({
-            "clip_id": r.clip_id, "variant": 0, "frame_idx": r.frame_idx, "track_id": r.track_id,
-            "identity_id": swaps[-1]["identity_id"], "swap_status": swaps[-1]["status"], "image": image,
-            "status": "reject" if rejected else "pass", "reasons": ["deid: test"] if rejected else [],
-        })
+        gates.append(
+            {
+                "clip_id": r.clip_id,
+                "variant": 0,
+                "frame_idx": r.frame_idx,
+                "track_id": r.track_id,
+                "identity_id": swaps[-1]["identity_id"],
+                "swap_status": swaps[-1]["status"],
+                "image": image,
+                "status": "reject" if rejected else "pass",
+                "reasons": ["deid: test"] if rejected else [],
+            }
+        )
     tables.write("swaps", swaps, interim / "swaps.parquet")
     gate_rows = pd.DataFrame(gates)
     for f in tables.spec("gates").schema:
@@ -111,7 +142,9 @@ def built(tmp_path_factory) -> Path:
     return root
 
 
-def run(root: Path, name: str, params: AugmentParams, interim: Path | None = None, swapped: Path | None = None) -> tuple[pd.DataFrame, dict, Path]:
+def run(
+    root: Path, name: str, params: AugmentParams, interim: Path | None = None, swapped: Path | None = None
+) -> tuple[pd.DataFrame, dict, Path]:
     interim = interim or root / "interim"
     out_interim = root / f"interim_{name}"
     out_interim.mkdir(exist_ok=True)
@@ -223,7 +256,9 @@ def test_a_flip_mirrors_boxes_landmark_order_and_labels(built, flipped, faces):
     assert json.loads((built / "metrics" / "flip.json").read_text()) == metrics
     # the obscured face keeps no landmarks but its box moves
     obscured = aug[(aug.clip_id == A2) & (aug.frame_idx == 6)].iloc[0].faces[0]
-    assert obscured["landmarks"] is None and obscured["bbox"][0] == pytest.approx(width - faces.loc[OBSCURED].bbox_x1, abs=1e-3)
+    assert obscured["landmarks"] is None and obscured["bbox"][0] == pytest.approx(
+        width - faces.loc[OBSCURED].bbox_x1, abs=1e-3
+    )
 
 
 def test_an_affine_moves_landmarks_and_boxes_with_the_image(built, affine, faces):
@@ -247,9 +282,17 @@ def test_an_affine_moves_landmarks_and_boxes_with_the_image(built, affine, faces
         fitted = refit(image, face["bbox"])
         moved_err.append(np.linalg.norm(fitted - after, axis=1).mean() / iod)
         still_err.append(np.linalg.norm(fitted - before, axis=1).mean() / iod)
-        base_err.append(np.linalg.norm(refit(source, [f.bbox_x0, f.bbox_y0, f.bbox_x1, f.bbox_y1]) - before, axis=1).mean() / iod)
-    print("affine: refit vs moved", np.round(np.median(moved_err), 4), "vs unmoved", np.round(np.median(still_err), 4),
-          "dlib on the source vs its landmarks", np.round(np.median(base_err), 4))
+        base_err.append(
+            np.linalg.norm(refit(source, [f.bbox_x0, f.bbox_y0, f.bbox_x1, f.bbox_y1]) - before, axis=1).mean() / iod
+        )
+    print(
+        "affine: refit vs moved",
+        np.round(np.median(moved_err), 4),
+        "vs unmoved",
+        np.round(np.median(still_err), 4),
+        "dlib on the source vs its landmarks",
+        np.round(np.median(base_err), 4),
+    )
     # as close as dlib agrees with the landmarks on the untouched frame, far closer than the unmoved points
     assert np.median(moved_err) < 2 * np.median(base_err) + 0.01
     assert np.median(moved_err) < np.median(still_err) / 3
@@ -293,7 +336,9 @@ def test_determinism_and_a_changed_clip_changes_only_its_rows(built):
     params = AugmentParams(copies=2, symmetric_labels=SYMMETRIC + ["look_left", "wave_left"])
     _, m1, out1 = run(built, "default_a", params)
     _, m2, out2 = run(built, "default_b", params)
-    first, second = (tables.read("augment", built / f"interim_{n}" / "augment.parquet") for n in ("default_a", "default_b"))
+    first, second = (
+        tables.read("augment", built / f"interim_{n}" / "augment.parquet") for n in ("default_a", "default_b")
+    )
     assert first.equals(second) and m1["rows"] == m2["rows"] and m1["flipped"]["written"] > 0
     for path in out1.rglob("*.jpg"):
         assert path.read_bytes() == (out2 / path.relative_to(out1)).read_bytes()
@@ -312,7 +357,9 @@ def test_determinism_and_a_changed_clip_changes_only_its_rows(built):
     assert rows_of(changed, A2).num_rows == rows_of(first, A2).num_rows - 3
     for path in out1.glob(f"{A1}__*/*.jpg"):
         assert path.read_bytes() == (out3 / path.relative_to(out1)).read_bytes()
-    assert any(path.read_bytes() != (out3 / path.relative_to(out1)).read_bytes() for path in out1.glob(f"{A2}__*/*.jpg"))
+    assert any(
+        path.read_bytes() != (out3 / path.relative_to(out1)).read_bytes() for path in out1.glob(f"{A2}__*/*.jpg")
+    )
 
 
 def rows_of(table: pa.Table, clip: str) -> pa.Table:
@@ -327,7 +374,10 @@ def rows_of(table: pa.Table, clip: str) -> pa.Table:
         (policy({"__class_fullname__": "Affine", "p": 1.0, "rotat": [-5, 5]}), "rotat"),
         ({"transforms": []}, "'transform'"),
         (policy({"__class_fullname__": "GaussNoise", "p": 1.0}), "GaussNoise"),  # a per-pixel draw: too large to store
-        ({"transform": {"__class_fullname__": "ReplayCompose", "transforms": [], "bbox_params": {"format": "coco"}}}, "bbox_params"),
+        (
+            {"transform": {"__class_fullname__": "ReplayCompose", "transforms": [], "bbox_params": {"format": "coco"}}},
+            "bbox_params",
+        ),
     ],
 )
 def test_a_bad_policy_names_augment_policy(built, bad, words):
@@ -341,7 +391,11 @@ def test_a_copy_whose_face_left_the_frame_is_skipped(built):
     away = policy({"__class_fullname__": "Affine", "p": 1.0, "translate_percent": {"x": [0.9, 0.9], "y": [0.0, 0.0]}})
     rows, metrics, out = run(built, "away", AugmentParams(policy=away))
     aug = rows[rows["copy"] == 1]
-    assert (aug.status == "skipped").all() and aug.reason.str.startswith("face left the frame").all() and aug.faces.isna().all()
+    assert (
+        (aug.status == "skipped").all()
+        and aug.reason.str.startswith("face left the frame").all()
+        and aug.faces.isna().all()
+    )
     assert metrics["skipped_reasons"] == {"face left the frame": 15} and metrics["images_written"] == 0
     assert not list(out.rglob("*.jpg"))
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from facecast.params import CastParams, ParamsError, load
+from facecast.errors import ParamsError
+from facecast.params import CastParams, load
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,8 +72,12 @@ def joint(*cells):
 
 def test_joint_quotas_accepted_when_they_agree_with_the_marginals(tmp_path):
     cells = joint(("female", "I-III", 0.4), ("female", "IV-VI", 0.1), ("male", "IV-VI", 0.5))
-    cast = load_cast(tmp_path, quotas={"sex": {"female": 0.5, "male": 0.5}, "skin_tone": {"I-III": 0.4, "IV-VI": 0.6}},
-                     bins=SKIN_BINS, joint=cells)
+    cast = load_cast(
+        tmp_path,
+        quotas={"sex": {"female": 0.5, "male": 0.5}, "skin_tone": {"I-III": 0.4, "IV-VI": 0.6}},
+        bins=SKIN_BINS,
+        joint=cells,
+    )
     assert len(cast.joint) == 3
 
 
@@ -81,7 +86,10 @@ def test_joint_quotas_accepted_when_they_agree_with_the_marginals(tmp_path):
     [
         (joint(("female", "I-III", 0.5), ("male", "IV-VI", 0.4)), r"cast\.joint: .*shares sum to 0\.9"),
         (joint(("female", "I-III", 0.5), ("female", "I-III", 0.5)), r"cast\.joint: .*entry 2: .* listed twice"),
-        (joint(("female", "V", 0.5), ("male", "IV-VI", 0.5)), r"cast\.joint: .*entry 1: skin_tone 'V' is not a category"),
+        (
+            joint(("female", "V", 0.5), ("male", "IV-VI", 0.5)),
+            r"cast\.joint: .*entry 1: skin_tone 'V' is not a category",
+        ),
         ([{"sex": "female", "share": 1.0}], r"cast\.joint: .*entry 1: expected exactly .*\(sex, skin_tone\)"),
         ([{"sex": "female", "skin_tone": "I-III"}], r"cast\.joint: .*entry 1: expected 'share'"),
         (

@@ -10,9 +10,9 @@ import yaml
 
 from facecast import tables
 from facecast.cast import quotas as q
-from facecast.cast.donors import unusable_donors
+from facecast.cast.donor_pool import unusable_donors
+from facecast.errors import InputError
 from facecast.params import CastParams
-from facecast.stage import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,10 @@ def test_bad_donors_are_reported_by_name(donors):
     g = q.gallery(donors, params, unusable={"P005": "no frontal face"})
     status = g.donors.set_index("donor_id")["status"]
     assert status[["P002", "P003", "P004", "P005"]].tolist() == [
-        "missing_attribute", "unbinned_value", "unbinned_value", "no_usable_face"
+        "missing_attribute",
+        "unbinned_value",
+        "unbinned_value",
+        "no_usable_face",
     ]
     assert status["P006"] == "missing_attribute"
     assert g.donor_counts.tolist() == [3, 2]  # the five bad donors populate no cell
@@ -97,14 +100,28 @@ def test_bad_donors_are_reported_by_name(donors):
 def test_unusable_donors_from_the_donor_faces_table(tmp_path):
     def face(donor, image, yaw, status="ok", landmarks=True):
         return {
-            "donor_id": donor, "image": image, "width": 100, "height": 100,
-            "bbox_x0": 10.0, "bbox_y0": 10.0, "bbox_x1": 60.0, "bbox_y1": 60.0, "det_score": 0.99, "source": "detected",
-            "landmarks": [1.0] * 136 if landmarks else None, "yaw_deg": yaw, "pitch_deg": 2.0, "roll_deg": 0.0,
-            "embedding": [0.1] * 128 if landmarks else None, "status": status, "reason": None,
+            "donor_id": donor,
+            "image": image,
+            "width": 100,
+            "height": 100,
+            "bbox_x0": 10.0,
+            "bbox_y0": 10.0,
+            "bbox_x1": 60.0,
+            "bbox_y1": 60.0,
+            "det_score": 0.99,
+            "source": "detected",
+            "landmarks": [1.0] * 136 if landmarks else None,
+            "yaw_deg": yaw,
+            "pitch_deg": 2.0,
+            "roll_deg": 0.0,
+            "embedding": [0.1] * 128 if landmarks else None,
+            "status": status,
+            "reason": None,
         }
 
     rows = [
-        face("A", "A/1.jpg", 40.0), face("A", "A/2.jpg", -12.0),  # one frontal image is enough
+        face("A", "A/1.jpg", 40.0),
+        face("A", "A/2.jpg", -12.0),  # one frontal image is enough
         face("B", "B/1.jpg", 38.0),
         face("C", "C/1.jpg", None, status="too_small", landmarks=False),
     ]
@@ -203,17 +220,27 @@ def test_relax_goes_as_close_as_the_gallery_allows(donors):
 
 
 def test_explicit_joint_quotas_override(donors):
-    cells = [{"sex": "female", "skin_tone": "I-III", "share": 0.3}, {"sex": "female", "skin_tone": "IV-VI", "share": 0.2},
-             {"sex": "male", "skin_tone": "IV-VI", "share": 0.5}]
-    params = default_params(quotas={"sex": {"female": 0.5, "male": 0.5}, "skin_tone": {"I-III": 0.3, "IV-VI": 0.7}},
-                            joint=cells, donors_per_identity=2)
+    cells = [
+        {"sex": "female", "skin_tone": "I-III", "share": 0.3},
+        {"sex": "female", "skin_tone": "IV-VI", "share": 0.2},
+        {"sex": "male", "skin_tone": "IV-VI", "share": 0.5},
+    ]
+    params = default_params(
+        quotas={"sex": {"female": 0.5, "male": 0.5}, "skin_tone": {"I-III": 0.3, "IV-VI": 0.7}},
+        joint=cells,
+        donors_per_identity=2,
+    )
     t = q.joint_targets(q.gallery(donors, params), params)
     assert t.feasible and t.fit is None
     np.testing.assert_allclose(t.shares, [0.3, 0.2, 0.0, 0.5])
     # the same shares on male x I-III, which one donor cannot populate: relax moves it elsewhere, error stops
     cells[2]["skin_tone"] = "I-III"
-    params = default_params(quotas={"sex": {"female": 0.5, "male": 0.5}, "skin_tone": {"I-III": 0.8, "IV-VI": 0.2}},
-                            joint=cells, donors_per_identity=2, on_shortfall="relax")
+    params = default_params(
+        quotas={"sex": {"female": 0.5, "male": 0.5}, "skin_tone": {"I-III": 0.8, "IV-VI": 0.2}},
+        joint=cells,
+        donors_per_identity=2,
+        on_shortfall="relax",
+    )
     t = q.joint_targets(q.gallery(donors, params), params)
     assert not t.feasible and t.shares[2] == 0.0 and t.shares.sum() == pytest.approx(1.0)
     with pytest.raises(q.ShortfallError, match=r"sex=male, skin_tone=I-III\s+0\.500\s+0\.000"):
@@ -231,8 +258,14 @@ def balanced_setup(n_tracks: int, seed: int, identities: int = 8):
     slots["donors"] = [g.donors_of((s, k))[:2] for s, k in zip(slots["sex"], slots["skin_tone"])]
     rng = np.random.default_rng(seed)
     lengths = rng.integers(10, 300, n_tracks)
-    tracks = pd.DataFrame({"clip_id": [f"clip{i // 2:02d}" for i in range(n_tracks)], "track_id": np.arange(n_tracks) % 2,
-                           "n_frames": lengths, "subject_id": None})
+    tracks = pd.DataFrame(
+        {
+            "clip_id": [f"clip{i // 2:02d}" for i in range(n_tracks)],
+            "track_id": np.arange(n_tracks) % 2,
+            "n_frames": lengths,
+            "subject_id": None,
+        }
+    )
     return t, slots, tracks
 
 
@@ -250,8 +283,12 @@ def test_frame_balancing_meets_targets_within_one_track():
         assert abs(row["gap"]) <= 2 * longest / total
     # the identity shares stay those of the slots (3, 1, 3, 1 of 8): frames, not identities, were balanced
     assert {r["cell"]: r["identity_share"] for r in report["cells"]} == pytest.approx(
-        {"sex=female, skin_tone=I-III": 3 / 8, "sex=female, skin_tone=IV-VI": 1 / 8,
-         "sex=male, skin_tone=I-III": 3 / 8, "sex=male, skin_tone=IV-VI": 1 / 8}
+        {
+            "sex=female, skin_tone=I-III": 3 / 8,
+            "sex=female, skin_tone=IV-VI": 1 / 8,
+            "sex=male, skin_tone=I-III": 3 / 8,
+            "sex=male, skin_tone=IV-VI": 1 / 8,
+        }
     )
     # the tracks of a cell are spread evenly over its identities
     tracks_per_identity = casting["identity_id"].value_counts().rename("tracks")
@@ -281,8 +318,9 @@ def test_subjects_are_never_cast_as_themselves_and_variants_differ(donors):
     female = g.donors_of(("female",))  # P001 P002 P003 P004 P006 P009 P010
     slots["donors"] = [female[0:3], female[2:5], female[4:7], *[g.donors_of(("male",))] * 3]
     lengths = [90, 40, 250, 60, 120, 75, 30, 200, 55, 150]
-    tracks = pd.DataFrame({"clip_id": donors["donor_id"] + "_clip", "track_id": 0, "n_frames": lengths,
-                           "subject_id": donors["donor_id"]})
+    tracks = pd.DataFrame(
+        {"clip_id": donors["donor_id"] + "_clip", "track_id": 0, "n_frames": lengths, "subject_id": donors["donor_id"]}
+    )
     excluded = {"syn001": {("P010_clip", 0)}}
     casting = q.cast_tracks(tracks, slots, t, variants=2, balance_by="frames", seed=5, excluded=excluded)
     assert (casting["status"] == "ok").all() and len(casting) == 20
@@ -317,10 +355,13 @@ def test_tracks_that_look_like_a_donor_or_identity_are_excluded():
     base /= np.linalg.norm(base, axis=1, keepdims=True)  # unit vectors: ~1.4 apart
     donor_centroids = {"A": base[0], "B": base[1]}
     identities = pd.DataFrame({"identity_id": ["s1", "s2"], "donors": [["A"], ["B"]], "embedding": [base[2], None]})
-    tracks = pd.DataFrame({
-        "clip_id": ["c", "c", "c", "d"], "track_id": [0, 1, 2, 0],
-        "embedding_centroid": [base[0] + 0.01, base[2] + 0.02, base[3], None],
-    })
+    tracks = pd.DataFrame(
+        {
+            "clip_id": ["c", "c", "c", "d"],
+            "track_id": [0, 1, 2, 0],
+            "embedding_centroid": [base[0] + 0.01, base[2] + 0.02, base[3], None],
+        }
+    )
     out = q.excluded_tracks(tracks, identities, donor_centroids, max_distance=0.6)
     assert out == {"s1": {("c", 0), ("c", 1)}, "s2": set()}
 
@@ -329,10 +370,17 @@ def test_share_report_by_frames_and_by_identities(donors):
     params = default_params()
     t = q.joint_targets(q.gallery(donors, params), params)
     identities = pd.DataFrame({"identity_id": ["s1", "s2", "s3"], "sex": ["female", "male", "male"]})
-    casting = pd.DataFrame({
-        "clip_id": ["a", "b", "c", "d"], "track_id": 0, "variant": 0, "identity_id": ["s1", "s2", "s3", None],
-        "frames": [30, 10, 20, 5], "status": ["ok", "ok", "ok", "uncastable"], "reason": None,
-    })
+    casting = pd.DataFrame(
+        {
+            "clip_id": ["a", "b", "c", "d"],
+            "track_id": 0,
+            "variant": 0,
+            "identity_id": ["s1", "s2", "s3", None],
+            "frames": [30, 10, 20, 5],
+            "status": ["ok", "ok", "ok", "uncastable"],
+            "reason": None,
+        }
+    )
     by_frames = q.share_report(casting, identities, t, "frames")  # female 30 of 60 frames, 1 of 3 identities
     female = by_frames["categories"][0]
     assert (female["category"], female["frame_share"], female["gap"]) == ("female", 0.5, 0.0)

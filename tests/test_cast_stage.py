@@ -13,11 +13,11 @@ import pytest
 from facecast import tables
 from facecast.cast.quotas import ShortfallError
 from facecast.cast.stage import cast
-from facecast.faces.pipeline import analyse
-from facecast.ingest.run import ingest
+from facecast.errors import InputError
+from facecast.faces.stage import analyse
+from facecast.ingest.stage import ingest
 from facecast.params import CastParams, FacesParams, IngestParams, SampleParams
-from facecast.sample.build import build_sample
-from facecast.stage import InputError
+from facecast.sample.stage import build_sample
 
 SEED = 7
 KEEP_IMAGE = "studio_portrait.jpg"  # one image per donor keeps the faces stage fast
@@ -123,8 +123,10 @@ def test_distance_rules_hold_for_ok_identities(setup, runs):
         if row.nearest_identity_id is not None:
             assert row.nearest_identity_distance >= PARAMS.min_identity_distance
     assert metrics["nearest_donor_distance"]["min"] >= PARAMS.min_donor_distance
-    print(f"nearest donor {metrics['nearest_donor_distance']}, identity {metrics['nearest_identity_distance']}, "
-          f"attempts {metrics['attempts']}, failed {metrics['failed']}, uncastable {metrics['uncastable']}")
+    print(
+        f"nearest donor {metrics['nearest_donor_distance']}, identity {metrics['nearest_identity_distance']}, "
+        f"attempts {metrics['attempts']}, failed {metrics['failed']}, uncastable {metrics['uncastable']}"
+    )
 
 
 def test_deterministic(runs):
@@ -165,5 +167,12 @@ def test_failed_identities_are_recorded_and_not_cast(setup, tmp_path):
     assert (casting.status == "uncastable").all() and casting.identity_id.isna().all()
     assert metrics["failed"] == ["syn001", "syn002"] and metrics["quotas_unmet"]
     with pytest.raises(ShortfallError, match="identity syn001: no identity made of donors"):
-        cast(donors, impossible.model_copy(update={"on_shortfall": "error"}), SEED, interim, tmp_path / "e", tmp_path / "e.json")
+        cast(
+            donors,
+            impossible.model_copy(update={"on_shortfall": "error"}),
+            SEED,
+            interim,
+            tmp_path / "e",
+            tmp_path / "e.json",
+        )
     assert not (tmp_path / "e").exists()

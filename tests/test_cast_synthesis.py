@@ -10,8 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from facecast.cast import align, compose, morph, reshape, synthesis
+from facecast.cast import compose, morph, reshape, synthesis
 from facecast.cast.synthesis import DonorFace, SynthesisError, SynthesisFailed, synthesise
+from facecast.geometry.canonical import EYE_ANCHOR, EYE_SPAN, align, mean_shape
+from facecast.geometry.landmarks import eye_centres
+from facecast.geometry.outline import contour, face_outline, forehead_points
+from facecast.geometry.transforms import apply, similarity
 
 PEOPLE = ("P001", "P003", "P005", "P007")
 SIZE = 512
@@ -28,8 +32,8 @@ def _portrait(person: str) -> np.ndarray:
 def donors() -> dict[str, list[DonorFace]]:
     import dlib
 
-    from facecast.faces.embed import embed_chips, face_chips
-    from facecast.faces.landmarks import fit_shape, shape_points
+    from facecast.models.embedding import embed_chips, face_chips
+    from facecast.models.landmarks import fit_shape, shape_points
 
     detector = dlib.get_frontal_face_detector()
     out = {}
@@ -66,21 +70,21 @@ def _recomputed_nearest(identity: synthesis.Identity, others: dict[str, np.ndarr
 
 def test_mean_shape_puts_the_eyes_on_the_canonical_anchors(donors):
     shapes = [faces[0].landmarks for faces in donors.values()]
-    mean = align.mean_shape(shapes, SIZE)
-    left, right = align.eye_centres(mean)
-    np.testing.assert_allclose((left + right) / 2, np.array(align.EYE_ANCHOR) * SIZE, atol=1e-6)
-    np.testing.assert_allclose(right - left, [align.EYE_SPAN * SIZE, 0.0], atol=1e-6)
+    mean = mean_shape(shapes, SIZE)
+    left, right = eye_centres(mean)
+    np.testing.assert_allclose((left + right) / 2, np.array(EYE_ANCHOR) * SIZE, atol=1e-6)
+    np.testing.assert_allclose(right - left, [EYE_SPAN * SIZE, 0.0], atol=1e-6)
     # every donor, similarity-aligned to it, lands near it: the template is their common shape
-    iod = align.EYE_SPAN * SIZE
+    iod = EYE_SPAN * SIZE
     for faces in donors.values():
-        image, landmarks = align.align(faces[0].image, faces[0].landmarks, mean, SIZE)
+        image, landmarks = align(faces[0].image, faces[0].landmarks, mean, SIZE)
         assert image.shape == (SIZE, SIZE, 3)
         assert np.abs(landmarks - mean).mean() < 0.1 * iod
 
 
 def test_forehead_points_lie_above_the_brows_inside_the_frame(donors):
-    mean = align.mean_shape([faces[0].landmarks for faces in donors.values()], SIZE)
-    forehead = align.forehead_points(mean)
+    mean = mean_shape([faces[0].landmarks for faces in donors.values()], SIZE)
+    forehead = forehead_points(mean)
     assert forehead.shape == (15, 2)
     brow_top = mean[17:27, 1].min()
     middle = forehead[5:10]  # the points over the brows
@@ -92,8 +96,8 @@ def test_forehead_points_lie_above_the_brows_inside_the_frame(donors):
 
 def test_contour_closes_around_the_face(donors):
     landmarks = donors["P003"][0].landmarks
-    iod = float(np.linalg.norm(np.subtract(*align.eye_centres(landmarks))))
-    tight, wide = align.contour(landmarks), align.contour(landmarks, jaw_margin=0.1)
+    iod = float(np.linalg.norm(np.subtract(*eye_centres(landmarks))))
+    tight, wide = contour(landmarks), contour(landmarks, jaw_margin=0.1)
     assert tight.shape == wide.shape == (32, 2)
     polygon = tight.astype(np.float32).reshape(-1, 1, 2)
     inner = landmarks[17:68]  # brows, nose, eyes, mouth
@@ -108,7 +112,7 @@ def test_similarity_recovers_a_known_transform():
     angle, scale, shift = 0.3, 1.7, np.array([12.0, -5.0])
     rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     dst = src @ rot.T + shift
-    np.testing.assert_allclose(align.apply(align.similarity(src, dst), src), dst, atol=1e-9)
+    np.testing.assert_allclose(apply(similarity(src, dst), src), dst, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- morph
@@ -117,9 +121,9 @@ def test_similarity_recovers_a_known_transform():
 def test_warp_maps_source_landmarks_onto_target_landmarks(donors):
     """Reading a coordinate image through the warp at each target point gives the source point (< 1 px)."""
     a, b = donors["P001"][0], donors["P005"][0]
-    mean = align.mean_shape([a.landmarks, b.landmarks], SIZE)
-    aligned, src = align.align(a.image, a.landmarks, mean, SIZE)
-    _, dst = align.align(b.image, b.landmarks, mean, SIZE)
+    mean = mean_shape([a.landmarks, b.landmarks], SIZE)
+    aligned, src = align(a.image, a.landmarks, mean, SIZE)
+    _, dst = align(b.image, b.landmarks, mean, SIZE)
     source, target = compose.warp_points(src, SIZE), compose.warp_points(dst, SIZE)
     ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     coordinates = np.dstack([xs, ys, np.zeros_like(xs)])
@@ -136,8 +140,8 @@ def test_warp_maps_source_landmarks_onto_target_landmarks(donors):
     # and the warp really moves the face: the landmarks are far apart before it
     assert np.linalg.norm(src - dst, axis=1).max() > 5.0
     # without the frame points only the face is covered; the rest of the output is 0
-    face_only = morph.Warp(align.face_outline(dst), SIZE)
-    out = face_only(aligned, align.face_outline(src))
+    face_only = morph.Warp(face_outline(dst), SIZE)
+    out = face_only(aligned, face_outline(src))
     assert not face_only.inside[0, 0] and (out[~face_only.inside] == 0).all()
     assert out[face_only.inside].mean() > 50
 
@@ -153,10 +157,10 @@ def test_blend_is_convex_and_checks_its_weights():
 
 
 def test_reshape_keeps_the_eye_centres_and_moves_the_features(donors):
-    mean = align.mean_shape([faces[0].landmarks for faces in donors.values()], SIZE)
+    mean = mean_shape([faces[0].landmarks for faces in donors.values()], SIZE)
     edits = np.ones(len(reshape.NAMES))
     edited = reshape.reshape(mean, edits)
-    for before, after in zip(align.eye_centres(mean), align.eye_centres(edited)):
+    for before, after in zip(eye_centres(mean), eye_centres(edited)):
         np.testing.assert_allclose(before, after, atol=1e-9)
     widest = reshape.EDITS["nose_width"][1]
     assert edited[35, 0] - edited[31, 0] == pytest.approx(widest * (mean[35, 0] - mean[31, 0]))
@@ -176,8 +180,8 @@ def test_identity_is_a_canonical_face_with_its_mask(first, donors):
     assert 0.15 < (first.mask > 127).mean() < 0.6
     assert len(first.donor_ids) == 3 and set(first.donor_ids) <= set(PEOPLE)
     assert sum(first.weights) == pytest.approx(1.0) and min(first.weights) >= 0
-    left, right = align.eye_centres(first.landmarks)
-    np.testing.assert_allclose((left + right) / 2, np.array(align.EYE_ANCHOR) * SIZE, atol=1e-6)
+    left, right = eye_centres(first.landmarks)
+    np.testing.assert_allclose((left + right) / 2, np.array(EYE_ANCHOR) * SIZE, atol=1e-6)
     # a real face for dlib: the recorded embedding is the face's own, and it is nobody's copy
     assert first.embedding.shape == (128,)
     recomputed = _recomputed_nearest(first, synthesis.centroids(donors))
@@ -225,7 +229,8 @@ def test_failure_records_every_attempt_and_the_best(donors):
     assert all("min_donor_distance 5.0" in a.reason for a in failed.attempts)
     assert failed.best.nearest_donor_distance == max(a.nearest_donor_distance for a in failed.attempts)
     assert failed.best.nearest_donor_distance == pytest.approx(
-        _recomputed_nearest(failed.best, synthesis.centroids(donors)), abs=1e-6)
+        _recomputed_nearest(failed.best, synthesis.centroids(donors)), abs=1e-6
+    )
 
 
 def test_unusable_donors_and_arguments_are_named(donors):

@@ -17,19 +17,21 @@ import pandas as pd
 import pytest
 
 from facecast import tables
-from facecast.faces.clip import analyse_clip
-from facecast.faces.donors import NOT_THE_DONOR, image_faces
-from facecast.faces.embed import Embedder, embed_chips, embedding_distance, face_chips
-from facecast.faces.landmarks import fit_shape, shape_problem
-from facecast.faces.pipeline import analyse, one_torch_thread
+from facecast.errors import InputError
+from facecast.faces.clip_analysis import analyse_clip
+from facecast.faces.donor_images import NOT_THE_DONOR, image_faces
+from facecast.faces.embed import Embedder
 from facecast.faces.pose import head_pose
 from facecast.faces.rows import track_face_rows
 from facecast.faces.smooth import OneEuroFilter, smooth_sequence
-from facecast.faces.track import Face, interpolate, iou_matrix, match, match_centres
+from facecast.faces.stage import analyse, one_torch_thread
+from facecast.faces.track import Face, interpolate, match, match_centres
 from facecast.faces.tracker import ClipTracker
+from facecast.geometry.boxes import iou_matrix
 from facecast.io.clips import read_image
+from facecast.models.embedding import embed_chips, embedding_distance, face_chips
+from facecast.models.landmarks import fit_shape, shape_problem
 from facecast.params import FacesParams
-from facecast.stage import InputError
 
 PARAMS = FacesParams(workers=1)
 FPS = 25.0
@@ -109,10 +111,14 @@ def test_track_rows_summarise_their_faces(party_run):
     faces, tracks = party_run
     per_track = faces.groupby("track_id")
     tracks = tracks.set_index("track_id")
-    assert (tracks.first_frame == per_track.frame_idx.min()).all() and (tracks.last_frame == per_track.frame_idx.max()).all()
+    assert (tracks.first_frame == per_track.frame_idx.min()).all() and (
+        tracks.last_frame == per_track.frame_idx.max()
+    ).all()
     assert (tracks.n_frames == per_track.size()).all()
     assert (tracks.n_detected == per_track.det_score.count()).all()
-    assert (tracks.n_landmarks == per_track.landmarks.count()).all() and (tracks.n_embedded == per_track.embedding.count()).all()
+    assert (tracks.n_landmarks == per_track.landmarks.count()).all() and (
+        tracks.n_embedded == per_track.embedding.count()
+    ).all()
     heights = faces.bbox_y1 - faces.bbox_y0
     assert np.allclose(tracks.median_face_px, heights.groupby(faces.track_id).median())
     assert tracks.embedding_centroid[tracks.n_embedded == 0].isna().all()
@@ -165,7 +171,9 @@ def test_closeup_embeddings_on_the_stride(closeup):
     vectors = np.stack(embedded.embedding.map(np.asarray).to_list())
     assert track.n_embedded == len(vectors)
     assert np.allclose(track.embedding_centroid, vectors.mean(axis=0), atol=1e-6)
-    assert track.embedding_spread == pytest.approx(np.linalg.norm(vectors - vectors.mean(axis=0), axis=1).mean(), abs=1e-5)
+    assert track.embedding_spread == pytest.approx(
+        np.linalg.norm(vectors - vectors.mean(axis=0), axis=1).mean(), abs=1e-5
+    )
     assert track.embedding_spread < 0.2  # the same face, a few pixels apart
     assert track.n_detected == 4 and track.first_frame == 0 and track.last_frame == 15
     assert track.median_face_px > PARAMS.min_landmark_size
@@ -177,11 +185,13 @@ def test_same_person_close_different_people_far():
         assert faces and faces[0].embedding is not None, f"{person} {asset}: no embedded face"
         return faces[0].embedding
 
-    p1_studio, p1_selfie = descriptor("P001", "studio_portrait"), descriptor("P001", "amateur_selfie")
-    p2_studio, p3_studio = descriptor("P002", "studio_portrait"), descriptor("P003", "studio_portrait")
+    p1_studio, p1_selfie = (descriptor("P001", "studio_portrait"), descriptor("P001", "amateur_selfie"))
+    p2_studio, p3_studio = (descriptor("P002", "studio_portrait"), descriptor("P003", "studio_portrait"))
     same = embedding_distance(p1_studio, p1_selfie)
     different = [embedding_distance(p1_studio, p2_studio), embedding_distance(p1_studio, p3_studio)]
-    print(f"dlib distance, P001 studio vs selfie: {same:.3f}; P001 vs P002, P003: {different[0]:.3f}, {different[1]:.3f}")
+    print(
+        f"dlib distance, P001 studio vs selfie: {same:.3f}; P001 vs P002, P003: {different[0]:.3f}, {different[1]:.3f}"
+    )
     assert same < 0.6
     assert min(different) > 0.6
 
@@ -272,9 +282,51 @@ def test_pose_sign_convention():
     points = face.points
     yaw, pitch, roll = head_pose(points, w, h)
     # mirror the face: yaw changes sign; the 68 indices swap sides (iBUG mirror order)
-    mirror = [*range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, 35, 34, 33, 32, 31,
-              45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,
-              54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
+    mirror = [
+        *range(16, -1, -1),
+        *range(26, 16, -1),
+        27,
+        28,
+        29,
+        30,
+        35,
+        34,
+        33,
+        32,
+        31,
+        45,
+        44,
+        43,
+        42,
+        47,
+        46,
+        39,
+        38,
+        37,
+        36,
+        41,
+        40,
+        54,
+        53,
+        52,
+        51,
+        50,
+        49,
+        48,
+        59,
+        58,
+        57,
+        56,
+        55,
+        64,
+        63,
+        62,
+        61,
+        60,
+        67,
+        66,
+        65,
+    ]
     flipped = points[mirror] * [-1, 1] + [w, 0]
     yaw_f, _, roll_f = head_pose(flipped, w, h)
     assert yaw_f == pytest.approx(-yaw, abs=1.0) and roll_f == pytest.approx(-roll, abs=1.0)
@@ -339,13 +391,51 @@ def stage_run(tmp_path_factory):
     for i, frame in enumerate(shifted_frames(portrait("P006", side=320), 4, -2.0)):
         cv2.imwrite(str(b / f"frame_{i:03d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     rows = [
-        dict(clip_id="a", path=str(a), kind="video", n_frames=6, fps=FPS, width=320, height=320, sha256="x", subject_id=None, status="ok", reason=None),
-        dict(clip_id="b", path=str(b), kind="images", n_frames=4, fps=FPS, width=320, height=320, sha256="y", subject_id=None, status="ok", reason=None),
-        dict(clip_id="c", path=str(clips / "c.mp4"), kind="video", n_frames=0, fps=None, width=None, height=None, sha256="", subject_id=None, status="unreadable", reason="broken"),
+        dict(
+            clip_id="a",
+            path=str(a),
+            kind="video",
+            n_frames=6,
+            fps=FPS,
+            width=320,
+            height=320,
+            sha256="x",
+            subject_id=None,
+            status="ok",
+            reason=None,
+        ),
+        dict(
+            clip_id="b",
+            path=str(b),
+            kind="images",
+            n_frames=4,
+            fps=FPS,
+            width=320,
+            height=320,
+            sha256="y",
+            subject_id=None,
+            status="ok",
+            reason=None,
+        ),
+        dict(
+            clip_id="c",
+            path=str(clips / "c.mp4"),
+            kind="video",
+            n_frames=0,
+            fps=None,
+            width=None,
+            height=None,
+            sha256="",
+            subject_id=None,
+            status="unreadable",
+            reason="broken",
+        ),
     ]
     interim = root / "interim"
     tables.write("clips", rows, interim / "clips.parquet")
-    frames = [dict(clip_id=c, frame_idx=i, timestamp_s=i / FPS, label=None) for c, n in (("a", 6), ("b", 4)) for i in range(n)]
+    frames = [
+        dict(clip_id=c, frame_idx=i, timestamp_s=i / FPS, label=None) for c, n in (("a", 6), ("b", 4)) for i in range(n)
+    ]
     tables.write("frames", frames, interim / "frames.parquet")
     donors = root / "donors"
     (donors / "D1").mkdir(parents=True)
@@ -385,16 +475,21 @@ def test_stage_donor_gallery(stage_run):
     assert (faces[faces.image == "D1/portrait.jpg"].status == "ok").all()
     pair = faces[faces.image == "D2/pair.jpg"]
     assert len(pair) == 2
-    assert (pair.reason == NOT_THE_DONOR).sum() == 1
-    donor_row = pair[pair.reason != NOT_THE_DONOR].iloc[0]
+    assert (pair.reason == NOT_THE_DONOR).sum() == 1 and pair.bystander.sum() == 1
+    donor_row = pair[~pair.bystander].iloc[0]
     assert donor_row.bbox_x1 - donor_row.bbox_x0 > (pair.bbox_x1 - pair.bbox_x0).min()  # the larger face
     assert np.allclose(donors.loc["D2", "embedding_centroid"], donor_row.embedding)
     broken = faces[faces.image == "D1/broken.jpg"].iloc[0]
     assert broken.status == "unreadable" and "could not be decoded" in broken.reason
-    assert donors.loc["D1", "n_images"] == 3 and donors.loc["D1", "n_faces"] == 1 and donors.loc["D1", "n_embedded"] == 1
+    assert (
+        donors.loc["D1", "n_images"] == 3 and donors.loc["D1", "n_faces"] == 1 and donors.loc["D1", "n_embedded"] == 1
+    )
     assert donors.loc["D2", "n_faces"] == 2 and donors.loc["D2", "n_embedded"] == 1
     assert metrics["donors"]["images_unreadable"] == 1
-    assert metrics["donors"]["images_no_face"] == 1 and metrics["donors"]["files_skipped"] == ["stray.jpg", "D1/notes.txt"]
+    assert metrics["donors"]["images_no_face"] == 1 and metrics["donors"]["files_skipped"] == [
+        "stray.jpg",
+        "D1/notes.txt",
+    ]
 
 
 def test_stage_refuses_clips_changed_since_ingest(stage_run, tmp_path):
@@ -408,7 +503,6 @@ def test_stage_refuses_clips_changed_since_ingest(stage_run, tmp_path):
         analyse(tmp_path / "donors", PARAMS, tmp_path, tmp_path / "faces.json")
     with pytest.raises(InputError, match="not found"):
         analyse(tmp_path / "nowhere", PARAMS, tmp_path, tmp_path / "faces.json")
-
 
 
 def test_match_centres_links_the_same_face_boxed_larger():

@@ -23,12 +23,12 @@ import pytest
 
 from facecast import tables
 from facecast.cast.stage import cast
-from facecast.faces.pipeline import analyse
-from facecast.ingest.run import ingest
+from facecast.faces.stage import analyse
+from facecast.gate.stage import gate
+from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
 from facecast.params import CastParams, FacesParams, GateParams, IngestParams, SampleParams, SwapParams
-from facecast.quality.stage import gate
-from facecast.sample.build import build_sample
+from facecast.sample.stage import build_sample
 from facecast.swap.stage import swap
 
 SEED = 7
@@ -76,9 +76,11 @@ def built(tmp_path_factory) -> Path:
     return root
 
 
-def run_gate(root: Path, name: str, interim: Path, swapped: Path, params: GateParams = PARAMS) -> tuple[pd.DataFrame, dict, Path]:
+def run_gate(
+    root: Path, name: str, interim: Path, swapped: Path, params: GateParams = PARAMS
+) -> tuple[pd.DataFrame, dict, Path]:
     metrics = gate(params, interim, root / "cast", swapped, root / "metrics" / f"{name}.json", root / f"plots_{name}")
-    return tables.read_df("gates", interim / "gates.parquet"), metrics, root / f"plots_{name}"
+    return (tables.read_df("gates", interim / "gates.parquet"), metrics, root / f"plots_{name}")
 
 
 @pytest.fixture(scope="module")
@@ -127,12 +129,20 @@ def test_a_correct_swap_passes(built, clean):
     assert (swapped.status == "pass").mean() >= PARAMS.landmarks.percentile / 100 - 1 / len(swapped)
     assert metrics["leaks_in_passed_frames"] == 0
     assert metrics["reid_rank1_rate"] == 0.0
-    assert metrics["faces"]["passed"] == int((rows[rows.swap_status.isin(["swapped", "obscured"])].status == "pass").sum())
+    assert metrics["faces"]["passed"] == int(
+        (rows[rows.swap_status.isin(["swapped", "obscured"])].status == "pass").sum()
+    )
     assert json.loads((built / "metrics" / "clean.json").read_text()) == metrics
     clips = tables.read_df("gate_clips", built / "interim" / "gate_clips.parquet")
     assert set(clips.feature) >= {"mouth_open", "mean"} and (clips.frames == 11).all()
     distances = pd.read_csv(plots / "distances.csv")
-    assert list(distances.columns) == ["share", "original_vs_original", "original_vs_cast", "swapped_vs_original", "swapped_vs_cast"]
+    assert list(distances.columns) == [
+        "share",
+        "original_vs_original",
+        "original_vs_cast",
+        "swapped_vs_original",
+        "swapped_vs_cast",
+    ]
     # the study's four distributions in the order a recast should give them
     median = distances.set_index("share").loc[0.5]
     assert median.original_vs_original < 0.6 <= median.swapped_vs_original

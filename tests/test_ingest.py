@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from facecast import tables
+from facecast.errors import InputError
 from facecast.ingest import ingest
 from facecast.params import IngestParams
-from facecast.stage import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
@@ -149,9 +149,26 @@ def test_input_tree_is_unchanged(mixed):
 
 def test_clips_are_found_decoded_and_counted(mixed, clips_df):
     root = mixed["root"]
-    assert sorted(clips_df.index) == ["broken", "cut", "dupes", "noise", "party_short", "resized", "still", "walk", "zero"]
+    assert sorted(clips_df.index) == [
+        "broken",
+        "cut",
+        "dupes",
+        "noise",
+        "party_short",
+        "resized",
+        "still",
+        "walk",
+        "zero",
+    ]
     walk = clips_df.loc["walk"]
-    assert (walk.kind, walk.n_frames, walk.fps, walk.width, walk.height, walk.status) == ("video", 10, 10.0, 64, 48, "ok")
+    assert (walk.kind, walk.n_frames, walk.fps, walk.width, walk.height, walk.status) == (
+        "video",
+        10,
+        10.0,
+        64,
+        48,
+        "ok",
+    )
     assert walk.path == (root / "clips" / "walk.mp4").as_posix()
     assert walk.sha256 == hashlib.sha256((root / "clips" / "walk.mp4").read_bytes()).hexdigest()
     webm = clips_df.loc["party_short"]
@@ -204,7 +221,9 @@ def test_segments_label_frames_and_bad_rows_are_recorded(mixed, issues):
     assert labels_of(out, "still") == ["sit"] * 6
     oor = one_issue(issues, "out_of_range", "still")
     assert (oor.row, oor.frame_start, oor.frame_end) == (4, 6, 9)
-    assert oor.reason == "row 4: frames 6..9 past the end of clip 'still' (6 frames, 0..5); 'sit' applied to frames 0..5"
+    assert (
+        oor.reason == "row 4: frames 6..9 past the end of clip 'still' (6 frames, 0..5); 'sit' applied to frames 0..5"
+    )
     unknown = one_issue(issues, "unknown_clip", "ghost", source="labels.csv")
     assert (unknown.row, unknown.reason) == (5, "row 5: no clip 'ghost' in clips/")
     unusable = one_issue(issues, "unusable_clip", "noise")

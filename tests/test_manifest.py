@@ -21,29 +21,41 @@ import pyarrow.parquet as pq
 import pytest
 
 from facecast import tables
-from facecast.dataset.measured import measured_categories
-from facecast.dataset.pseudonym import pseudonyms
-from facecast.dataset.splits import Group, assign, groups
-from facecast.dataset.stage import manifest
+from facecast.errors import InputError
+from facecast.manifest.measured import measured_categories
+from facecast.manifest.pseudonym import pseudonyms
+from facecast.manifest.splits import Group, assign, groups
+from facecast.manifest.stage import manifest
 from facecast.params import CastParams, ManifestParams
-from facecast.stage import InputError
 
 SEED = 918273
 FRAMES = 4
 COPIES = 1
 SUBJECTS = {"A": "P1", "B": "P2", "C": "P3", "D": "P4", "E": None}
-CAST = {0: {"A": "syn1", "B": "syn1", "C": "syn2", "D": "syn3", "E": "syn4"},
-        1: {"A": "syn5", "B": "syn6", "C": "syn7", "D": "syn8", "E": "syn4"}}
-SEX = {"syn1": "female", "syn2": "male", "syn3": "female", "syn4": "male",
-       "syn5": "female", "syn6": "male", "syn7": "female", "syn8": "male"}
+CAST = {
+    0: {"A": "syn1", "B": "syn1", "C": "syn2", "D": "syn3", "E": "syn4"},
+    1: {"A": "syn5", "B": "syn6", "C": "syn7", "D": "syn8", "E": "syn4"},
+}
+SEX = {
+    "syn1": "female",
+    "syn2": "male",
+    "syn3": "female",
+    "syn4": "male",
+    "syn5": "female",
+    "syn6": "male",
+    "syn7": "female",
+    "syn8": "male",
+}
 LABELS = ["happy", "happy", "sad", None]
 LEAK = ("B", 0, 2)
 SECOND_FACE = ("C", 0, 1)  # a second face, rejected for its landmarks: the whole frame goes
 DROPPED = ("A", 1, 3)
 NO_FACE = ("D", 0, 0)
 SKIPPED = ("A", 0, 1, 1)  # (clip, variant, frame, copy) augment skipped
-CAST_PARAMS = CastParams(quotas={"sex": {"female": 0.5, "male": 0.5}},
-                         bins={"age_range": {"18-25": "18-34", "25-35": "18-34", "35-45": "35+", "45-55": "35+"}})
+CAST_PARAMS = CastParams(
+    quotas={"sex": {"female": 0.5, "male": 0.5}},
+    bins={"age_range": {"18-25": "18-34", "25-35": "18-34", "35-45": "35+", "45-55": "35+"}},
+)
 PARAMS = ManifestParams()
 
 
@@ -56,39 +68,118 @@ def jpeg(path: Path, seed: int) -> None:
 
 
 def face(track: int, identity: str | None) -> dict:
-    return {"track_id": track, "identity_id": identity, "bbox": [4.0, 3.0, 20.0, 19.0],
-            "landmarks": [float(v) for v in np.linspace(4, 19, 136)]}
+    return {
+        "track_id": track,
+        "identity_id": identity,
+        "bbox": [4.0, 3.0, 20.0, 19.0],
+        "landmarks": [float(v) for v in np.linspace(4, 19, 136)],
+    }
 
 
-def gate_row(clip, variant, frame, track, identity, status="pass", reasons=(), swap_status="swapped", image=True) -> dict:
+def gate_row(
+    clip, variant, frame, track, identity, status="pass", reasons=(), swap_status="swapped", image=True
+) -> dict:
     row = {name: None for name in tables.spec("gates").schema.names}
-    row.update(clip_id=clip, variant=variant, frame_idx=frame, track_id=track, identity_id=identity,
-               swap_status=swap_status, image=f"{clip}__v{variant}/{frame:06d}.jpg" if image else None,
-               deid_distance=0.7 + 0.01 * frame, identity_distance=0.4, landmark_error=0.03 + 0.001 * frame,
-               leak_faces=0, status=status, reasons=list(reasons))
+    row.update(
+        clip_id=clip,
+        variant=variant,
+        frame_idx=frame,
+        track_id=track,
+        identity_id=identity,
+        swap_status=swap_status,
+        image=f"{clip}__v{variant}/{frame:06d}.jpg" if image else None,
+        deid_distance=0.7 + 0.01 * frame,
+        identity_distance=0.4,
+        landmark_error=0.03 + 0.001 * frame,
+        leak_faces=0,
+        status=status,
+        reasons=list(reasons),
+    )
     if swap_status != "swapped":
         row.update(deid_distance=None, identity_distance=None, landmark_error=None, identity_id=None)
     return row
 
 
 def build_world(root: Path) -> dict:
-    interim, cast_dir, swapped, augmented, metrics = (root / n for n in ("interim", "cast", "swapped", "augmented", "metrics"))
-    clips = [{"clip_id": c, "path": f"clips/{c}.mp4", "kind": "video", "n_frames": FRAMES, "fps": 25.0, "width": 32,
-              "height": 24, "sha256": "0" * 64, "subject_id": s, "status": "ok", "reason": None} for c, s in SUBJECTS.items()]
-    clips.append({"clip_id": "F", "path": "clips/F.mp4", "kind": "video", "n_frames": 0, "fps": None, "width": None,
-                  "height": None, "sha256": "0" * 64, "subject_id": "P9", "status": "unreadable", "reason": "cannot open"})
+    interim, cast_dir, swapped, augmented, metrics = (
+        root / n for n in ("interim", "cast", "swapped", "augmented", "metrics")
+    )
+    clips = [
+        {
+            "clip_id": c,
+            "path": f"clips/{c}.mp4",
+            "kind": "video",
+            "n_frames": FRAMES,
+            "fps": 25.0,
+            "width": 32,
+            "height": 24,
+            "sha256": "0" * 64,
+            "subject_id": s,
+            "status": "ok",
+            "reason": None,
+        }
+        for c, s in SUBJECTS.items()
+    ]
+    clips.append(
+        {
+            "clip_id": "F",
+            "path": "clips/F.mp4",
+            "kind": "video",
+            "n_frames": 0,
+            "fps": None,
+            "width": None,
+            "height": None,
+            "sha256": "0" * 64,
+            "subject_id": "P9",
+            "status": "unreadable",
+            "reason": "cannot open",
+        }
+    )
     tables.write("clips", clips, interim / "clips.parquet")
-    tables.write("frames", [{"clip_id": c, "frame_idx": f, "timestamp_s": f / 25.0, "label": LABELS[f]}
-                            for c in SUBJECTS for f in range(FRAMES)], interim / "frames.parquet")
-    tables.write("casting", [{"clip_id": c, "track_id": 0, "variant": v, "identity_id": CAST[v][c], "frames": FRAMES,
-                              "status": "ok", "reason": None} for v in CAST for c in SUBJECTS], cast_dir / "casting.parquet")
+    tables.write(
+        "frames",
+        [
+            {"clip_id": c, "frame_idx": f, "timestamp_s": f / 25.0, "label": LABELS[f]}
+            for c in SUBJECTS
+            for f in range(FRAMES)
+        ],
+        interim / "frames.parquet",
+    )
+    tables.write(
+        "casting",
+        [
+            {
+                "clip_id": c,
+                "track_id": 0,
+                "variant": v,
+                "identity_id": CAST[v][c],
+                "frames": FRAMES,
+                "status": "ok",
+                "reason": None,
+            }
+            for v in CAST
+            for c in SUBJECTS
+        ],
+        cast_dir / "casting.parquet",
+    )
     identities = []
     for n, (identity, sex) in enumerate(sorted(SEX.items())):
         row = {name: None for name in tables.spec("identities").schema.names}
-        row.update(identity_id=identity, method="morph", donor_ids=["D1", "D2"] if sex == "female" else ["D3", "D9"],
-                   donor_weights=[0.5, 0.5], declared=[("sex", sex), ("age_range", "18-34")],
-                   measured_age=24.0 + 3 * n, measured_sex=sex if n != 0 else "male", ita_category="tan",
-                   fitzpatrick_approx="IV", attempts=1, recipe="{}", face_path=f"{identity}/face.png", status="ok")
+        row.update(
+            identity_id=identity,
+            method="morph",
+            donor_ids=["D1", "D2"] if sex == "female" else ["D3", "D9"],
+            donor_weights=[0.5, 0.5],
+            declared=[("sex", sex), ("age_range", "18-34")],
+            measured_age=24.0 + 3 * n,
+            measured_sex=sex if n != 0 else "male",
+            ita_category="tan",
+            fitzpatrick_approx="IV",
+            attempts=1,
+            recipe="{}",
+            face_path=f"{identity}/face.png",
+            status="ok",
+        )
         identities.append(row)
     tables.write("identities", identities, cast_dir / "identities.parquet")
 
@@ -98,8 +189,19 @@ def build_world(root: Path) -> dict:
             for frame in range(FRAMES):
                 key = (clip, variant, frame)
                 if key == DROPPED:
-                    gates.append(gate_row(clip, variant, frame, 0, None, "reject", ["dropped: swap did not write this frame"],
-                                          swap_status="dropped", image=False))
+                    gates.append(
+                        gate_row(
+                            clip,
+                            variant,
+                            frame,
+                            0,
+                            None,
+                            "reject",
+                            ["dropped: swap did not write this frame"],
+                            swap_status="dropped",
+                            image=False,
+                        )
+                    )
                     continue
                 jpeg(swapped / f"{clip}__v{variant}/{frame:06d}.jpg", len(gates))
                 faces = [face(0, cast[clip])]
@@ -107,10 +209,24 @@ def build_world(root: Path) -> dict:
                     gates.append(gate_row(clip, variant, frame, None, None, swap_status="no_face"))
                     faces = []
                 elif key == LEAK:
-                    gates.append(gate_row(clip, variant, frame, 0, cast[clip], "reject", ["leak: 1 face(s) the detector found match no face row"]))
+                    gates.append(
+                        gate_row(
+                            clip,
+                            variant,
+                            frame,
+                            0,
+                            cast[clip],
+                            "reject",
+                            ["leak: 1 face(s) the detector found match no face row"],
+                        )
+                    )
                 elif key == SECOND_FACE:
                     gates.append(gate_row(clip, variant, frame, 0, cast[clip]))
-                    gates.append(gate_row(clip, variant, frame, 1, "syn8", "reject", ["landmarks: error 0.200 above the cap 0.15"]))
+                    gates.append(
+                        gate_row(
+                            clip, variant, frame, 1, "syn8", "reject", ["landmarks: error 0.200 above the cap 0.15"]
+                        )
+                    )
                 else:
                     gates.append(gate_row(clip, variant, frame, 0, cast[clip]))
                 if gates[-1]["status"] == "reject":
@@ -120,29 +236,62 @@ def build_world(root: Path) -> dict:
                     image = None if copy == 0 or skipped else f"{clip}__v{variant}__c{copy}/{frame:06d}.jpg"
                     if image:
                         jpeg(augmented / image, 1000 + len(augment))
-                    augment.append({
-                        "clip_id": clip, "variant": variant, "copy": copy, "frame_idx": frame,
-                        "source_image": f"{clip}__v{variant}/{frame:06d}.jpg", "image": image,
-                        "label_original": LABELS[frame], "label": LABELS[frame], "flipped": copy == 1,
-                        "replay": None if copy == 0 else json.dumps({"transforms": [{"applied": copy == 1}]}),
-                        "faces": faces, "status": "skipped" if skipped else "ok",
-                        "reason": "flip: label 'happy' has no mirror in augment.label_flip_map" if skipped else None,
-                    })
+                    augment.append(
+                        {
+                            "clip_id": clip,
+                            "variant": variant,
+                            "copy": copy,
+                            "frame_idx": frame,
+                            "source_image": f"{clip}__v{variant}/{frame:06d}.jpg",
+                            "image": image,
+                            "label_original": LABELS[frame],
+                            "label": LABELS[frame],
+                            "flipped": copy == 1,
+                            "replay": None if copy == 0 else json.dumps({"transforms": [{"applied": copy == 1}]}),
+                            "faces": faces,
+                            "status": "skipped" if skipped else "ok",
+                            "reason": "flip: label 'happy' has no mirror in augment.label_flip_map"
+                            if skipped
+                            else None,
+                        }
+                    )
     tables.write("gates", gates, interim / "gates.parquet")
     tables.write("augment", augment, interim / "augment.parquet")
     metrics.mkdir(parents=True, exist_ok=True)
-    (metrics / "cast.json").write_text(json.dumps({"balance_by": "frames", "categories": [
-        {"attribute": "sex", "category": "female", "target": 0.5, "achieved": 0.5},
-        {"attribute": "sex", "category": "male", "target": 0.5, "achieved": 0.5}]}))
-    (metrics / "gates.json").write_text(json.dumps({"frames": {"total": len(SUBJECTS) * FRAMES * 2, "passed": 36, "pass_rate": 0.9},
-                                                    "reject_reasons": {"leak": 1, "landmarks": 1, "dropped": 1},
-                                                    "leaks_in_passed_frames": 0}))
+    (metrics / "cast.json").write_text(
+        json.dumps(
+            {
+                "balance_by": "frames",
+                "categories": [
+                    {"attribute": "sex", "category": "female", "target": 0.5, "achieved": 0.5},
+                    {"attribute": "sex", "category": "male", "target": 0.5, "achieved": 0.5},
+                ],
+            }
+        )
+    )
+    (metrics / "gates.json").write_text(
+        json.dumps(
+            {
+                "frames": {"total": len(SUBJECTS) * FRAMES * 2, "passed": 36, "pass_rate": 0.9},
+                "reject_reasons": {"leak": 1, "landmarks": 1, "dropped": 1},
+                "leaks_in_passed_frames": 0,
+            }
+        )
+    )
     donors = root / "donors"
     donors.mkdir()
-    (donors / "donors.csv").write_text("donor_id,sex,licence,attribution\nD1,female,CC-BY-4.0,Photo by Ann Example\n"
-                                       "D2,female,MIT,openpeople\nD3,male,CC0-1.0,\nD9,male,,unknown origin\n")
-    return {"interim": interim, "cast_dir": cast_dir, "swapped": swapped, "augmented": augmented,
-            "metrics_dir": metrics, "donors_dir": donors}
+    (donors / "donors.csv").write_text(
+        "donor_id,sex,licence,attribution\nD1,female,CC-BY-4.0,Photo by Ann Example\n"
+        "D2,female,MIT,openpeople\nD3,male,CC0-1.0,\nD9,male,,unknown origin\n"
+    )
+    return {
+        "interim": interim,
+        "cast_dir": cast_dir,
+        "swapped": swapped,
+        "augmented": augmented,
+        "metrics_dir": metrics,
+        "donors_dir": donors,
+    }
 
 
 def run(world: dict, out: Path, params: ManifestParams = PARAMS) -> dict:
@@ -162,7 +311,12 @@ def built(world, tmp_path_factory) -> tuple[Path, dict]:
 
 
 def manifests(dataset: Path) -> dict[str, pd.DataFrame]:
-    names = {"frames": "dataset_frames", "rejects": "dataset_rejects", "identities": "dataset_identities", "clips": "dataset_clips"}
+    names = {
+        "frames": "dataset_frames",
+        "rejects": "dataset_rejects",
+        "identities": "dataset_identities",
+        "clips": "dataset_clips",
+    }
     return {f: tables.read_df(t, dataset / "manifest" / f"{f}.parquet") for f, t in names.items()}
 
 
@@ -193,7 +347,11 @@ def test_only_passing_frames_are_published_and_every_other_is_a_reject(built, wo
     no_face = frames[(frames["clip_id"] == "D") & (frames["variant"] == 0) & (frames["frame_idx"] == 0)]
     assert len(no_face) == 2 and all(len(ids) == 0 for ids in no_face["identity_ids"])
     clips = m["clips"].set_index("clip_id")
-    assert clips.loc["F", "published_images"] == 0 and clips.loc["F", "source_frames"] == 0 and pd.isna(clips.loc["F", "split"])
+    assert (
+        clips.loc["F", "published_images"] == 0
+        and clips.loc["F", "source_frames"] == 0
+        and pd.isna(clips.loc["F", "split"])
+    )
     assert clips.loc["B", "rejected_frames"] == 1 and clips.loc["A", "rejected_frames"] == 2
     assert clips["published_images"].sum() == len(frames)
 
@@ -231,7 +389,9 @@ def test_shares_reported_per_split(built):
         counts = frames.loc[frames["split"] == name, "label"].fillna("(unlabelled)").value_counts()
         assert {k: v["count"] for k, v in published.items()} == counts.to_dict()
         sex = metrics["categories"]["declared"]["sex"][name]
-        assert sum(v["count"] for v in sex.values()) == sum(max(len(i), 1) for i in frames.loc[frames["split"] == name, "identity_ids"])
+        assert sum(v["count"] for v in sex.values()) == sum(
+            max(len(i), 1) for i in frames.loc[frames["split"] == name, "identity_ids"]
+        )
     assert metrics["labels"]["source_frames"]["happy"]["count"] == 10
     # syn1 is declared female but measured male: the two columns differ where it appears
     syn1 = frames[frames["identity_ids"].map(lambda ids: list(ids) == ["syn1"])]
@@ -277,16 +437,31 @@ def test_manifests_readable_with_pandas_polars_duckdb(built):
     assert by_split == pd.read_parquet(frames)["split"].value_counts().to_dict()
     boxes = pl.read_parquet(frames).select(pl.col("faces").list.len().sum()).item()
     assert boxes == pd.read_parquet(frames)["faces"].map(len).sum()
-    sexes = duckdb.sql(f"SELECT count(*) FROM (SELECT unnest(declared) AS d FROM read_parquet('{frames}')) WHERE d['sex'] = 'female'").fetchall()[0][0]
+    sexes = duckdb.sql(
+        f"SELECT count(*) FROM (SELECT unnest(declared) AS d FROM read_parquet('{frames}')) WHERE d['sex'] = 'female'"
+    ).fetchall()[0][0]
     assert sexes > 0
 
 
 def test_card_tells_counts_params_licences_and_hides_the_seed(built):
     dataset, metrics = built
     card = (dataset / "DATASET_CARD.md").read_text()
-    for text in ("## Counts", f"Published: {metrics['images']['published']} image(s)", "1 copy(ies) augment skipped", "share_tolerance", "splits:",
-                 "CC-BY-4.0", "Photo by Ann Example", "**not declared**", "D9", "## Known limitations",
-                 "clip(s) have no subject", "F: unreadable (cannot open)", "## Gate figures", "happy"):
+    for text in (
+        "## Counts",
+        f"Published: {metrics['images']['published']} image(s)",
+        "1 copy(ies) augment skipped",
+        "share_tolerance",
+        "splits:",
+        "CC-BY-4.0",
+        "Photo by Ann Example",
+        "**not declared**",
+        "D9",
+        "## Known limitations",
+        "clip(s) have no subject",
+        "F: unreadable (cannot open)",
+        "## Gate figures",
+        "happy",
+    ):
         assert text in card, text
     assert str(SEED) not in card and "seed" not in card.split("```yaml")[1].split("```")[0]
     assert "The target shares are not met: the groups are too few or too coarse" in card
@@ -297,7 +472,13 @@ def test_deterministic_across_runs(built, world, tmp_path):
     dataset, metrics = built
     again = run(world, tmp_path)
     assert again == metrics
-    for f in ("manifest/frames.parquet", "manifest/identities.parquet", "manifest/clips.parquet", "manifest/rejects.parquet", "DATASET_CARD.md"):
+    for f in (
+        "manifest/frames.parquet",
+        "manifest/identities.parquet",
+        "manifest/clips.parquet",
+        "manifest/rejects.parquet",
+        "DATASET_CARD.md",
+    ):
         assert (tmp_path / "dataset" / f).read_bytes() == (dataset / f).read_bytes(), f
 
 
@@ -321,16 +502,24 @@ def test_pseudonyms_and_measured_categories():
     a, b = pseudonyms(["P1", "P2"], 1), pseudonyms(["P2", "P1"], 1)
     assert a == b and a["P1"] != a["P2"] and pseudonyms(["P1"], 2)["P1"] != a["P1"]
     bins = {"skin_tone": {"I": "I-III", "IV": "IV-VI"}, "age_range": {"18-25": "18-34", "65+": "35+"}}
-    got = measured_categories({"sex": "female", "skin_tone": "I-III", "age_range": "35+", "ethnicity": "x"},
-                              "male", 70.0, "IV", bins, {})
+    got = measured_categories(
+        {"sex": "female", "skin_tone": "I-III", "age_range": "35+", "ethnicity": "x"}, "male", 70.0, "IV", bins, {}
+    )
     assert got == {"sex": "male", "skin_tone": "IV-VI", "age_range": "35+"}
-    assert measured_categories({"age_range": "30-40"}, None, 33.0, None, {}, {"age_range": ["20-30", "30-40"]}) == {"age_range": "30-40"}
+    assert measured_categories({"age_range": "30-40"}, None, 33.0, None, {}, {"age_range": ["20-30", "30-40"]}) == {
+        "age_range": "30-40"
+    }
 
 
 def test_bad_input_stops_with_a_named_reason(world, tmp_path):
     augment = tables.read_df("augment", world["interim"] / "augment.parquet")
-    leaked = augment.iloc[[0]].assign(clip_id=LEAK[0], variant=LEAK[1], frame_idx=LEAK[2], copy=0,
-                                      source_image=f"{LEAK[0]}__v{LEAK[1]}/{LEAK[2]:06d}.jpg")
+    leaked = augment.iloc[[0]].assign(
+        clip_id=LEAK[0],
+        variant=LEAK[1],
+        frame_idx=LEAK[2],
+        copy=0,
+        source_image=f"{LEAK[0]}__v{LEAK[1]}/{LEAK[2]:06d}.jpg",
+    )
     bad = dict(world, interim=tmp_path / "interim")
     for name in ("clips", "frames", "gates"):
         (tmp_path / "interim").mkdir(exist_ok=True)
@@ -338,7 +527,11 @@ def test_bad_input_stops_with_a_named_reason(world, tmp_path):
     tables.write("augment", pd.concat([augment, leaked], ignore_index=True), tmp_path / "interim" / "augment.parquet")
     with pytest.raises(InputError, match="gate did not pass.*1 frame.*B v0 frame 2"):
         run(bad, tmp_path / "a")
-    tables.write("augment", augment[~((augment["clip_id"] == "C") & (augment["copy"] == 0))], tmp_path / "interim" / "augment.parquet")
+    tables.write(
+        "augment",
+        augment[~((augment["clip_id"] == "C") & (augment["copy"] == 0))],
+        tmp_path / "interim" / "augment.parquet",
+    )
     with pytest.raises(InputError, match="lacks the copy 0 row"):
         run(bad, tmp_path / "b")
     missing = dict(world, swapped=tmp_path / "nowhere")

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from facecast.params import FacesParams, ParamsError, load, load_all
+from facecast.errors import ParamsError
+from facecast.params import FacesParams, load, load_all
 
 REPO = Path(__file__).resolve().parents[1]
 

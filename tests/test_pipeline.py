@@ -37,7 +37,9 @@ def run(cmd: list[str], cwd: Path) -> str:
 def project(tmp_path_factory, repo) -> Path:
     """A copy of the repository's tracked files (what a clone holds), as its own git repo."""
     dst = tmp_path_factory.mktemp("clone")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True, text=True, check=True)
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True, text=True, check=True
+    )
     for rel in files.stdout.split("\n"):
         if rel and (repo / rel).is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +84,10 @@ def test_repro_builds_every_stage(project):
     casting = tables.read_df("casting", project / "data/cast/casting.parquet")
     assert len(identities) == 1 and len(identities.loc[0, "donor_ids"]) == 2
     # every track has a row: played by the identity, or uncastable with the reason
-    assert len(casting) == 3 and casting["reason"].where(casting["status"] != "ok").notna().sum() == (casting["status"] != "ok").sum()
+    assert (
+        len(casting) == 3
+        and casting["reason"].where(casting["status"] != "ok").notna().sum() == (casting["status"] != "ok").sum()
+    )
     cast_subjects = {c.split("_")[0] for c in casting.loc[casting["status"] == "ok", "clip_id"]}
     assert not cast_subjects & set(identities.loc[0, "donor_ids"])
     # every face of every frame leaves swap recast or obscured, one JPEG per frame and variant
@@ -90,7 +95,9 @@ def test_repro_builds_every_stage(project):
     assert len(swaps) == len(faces) and swaps["status"].isin(["swapped", "obscured"]).all()
     played = casting.loc[casting["status"] == "ok", "clip_id"]
     assert (swaps.loc[swaps["clip_id"].isin(played), "status"] == "swapped").all()
-    assert sorted(p.relative_to(project / "data/swapped").as_posix() for p in (project / "data/swapped").glob("*/*.jpg")) == sorted(swaps["image"])
+    assert sorted(
+        p.relative_to(project / "data/swapped").as_posix() for p in (project / "data/swapped").glob("*/*.jpg")
+    ) == sorted(swaps["image"])
     # every row swap wrote has its verdict, and no frame that passed holds a face the leak scan could not account for
     gates = tables.read_df("gates", project / "data/interim/gates.parquet")
     assert len(gates) == len(swaps) and gates["status"].isin(["pass", "reject"]).all()

@@ -14,12 +14,13 @@ import numpy as np
 import openpeople
 import pytest
 
-from facecast.faces.embed import embed_chips, face_chips
-from facecast.faces.landmarks import points_box
-from facecast.faces.models import shape_predictor68
+from facecast.gate.deid import descriptor, distances, ranks
+from facecast.gate.leaks import unmatched
+from facecast.geometry.boxes import points_box
 from facecast.io.clips import iter_frames, read_image
-from facecast.quality.deid import descriptor, distances, ranks
-from facecast.quality.leaks import LeakScanner, unmatched
+from facecast.models.centerface import LeakScanner
+from facecast.models.embedding import embed_chips, face_chips
+from facecast.models.loaders import shape_predictor68
 
 PEOPLE = ("P001", "P002", "P003", "P005")
 SIDE = 512
@@ -46,7 +47,9 @@ def landmarks(image: np.ndarray) -> np.ndarray:
     return np.array([(p.x, p.y) for p in fit(image).parts()], dtype=np.float64)
 
 
-def paste_face(source: np.ndarray, source_points: np.ndarray, target: np.ndarray, target_points: np.ndarray) -> np.ndarray:
+def paste_face(
+    source: np.ndarray, source_points: np.ndarray, target: np.ndarray, target_points: np.ndarray
+) -> np.ndarray:
     """``target`` with the face of ``source`` aligned (similarity) onto its landmarks and blended inside their hull."""
     m, _ = cv2.estimateAffinePartial2D(source_points.astype(np.float32), target_points.astype(np.float32))
     warped = cv2.warpAffine(source, m, (target.shape[1], target.shape[0]), borderMode=cv2.BORDER_REFLECT)
@@ -227,11 +230,13 @@ def test_unmatched_rules():
 
 def test_bad_swap_that_pastes_the_original_back_is_recognised(portraits, gallery):
     """P001's face pasted back over the identity cast in her place (P002's portrait): the gate must reject it."""
-    (original, original_points), (cast, cast_points) = portraits["P001"], portraits["P002"]
+    (original, original_points), (cast, cast_points) = (portraits["P001"], portraits["P002"])
     bad = paste_face(original, original_points, cast, cast_points)
     query = descriptor(bad, landmarks(bad))[None]
     d = distances(query, gallery)[0]
-    print(f"bad swap to {PEOPLE}: {d.round(3).tolist()}; the cast portrait untouched: {distances(gallery[1:2], gallery)[0, 0]:.3f}")
+    print(
+        f"bad swap to {PEOPLE}: {d.round(3).tolist()}; the cast portrait untouched: {distances(gallery[1:2], gallery)[0, 0]:.3f}"
+    )
     assert d[0] < SAME_PERSON
     assert ranks(query, gallery, np.array([0]))[0] == 1
     assert ranks(gallery[1:2], gallery, np.array([0]))[0] > 1  # without the pasted face, P001 is not found
@@ -252,7 +257,9 @@ def test_extra_unswapped_face_is_the_one_unmatched_detection(scanner, portraits)
     assert len(unmatched(scanner.detect(frame), known)) == 0
     found = scanner.detect(extra)
     leaks = unmatched(found, known)
-    print(f"frame with a pasted face: {len(found)} detections, unmatched {leaks.tolist()}: {found[leaks].round(1).tolist()}")
+    print(
+        f"frame with a pasted face: {len(found)} detections, unmatched {leaks.tolist()}: {found[leaks].round(1).tolist()}"
+    )
     assert len(leaks) == 1
     cx, cy = (found[leaks[0], :2] + found[leaks[0], 2:4]) / 2
     assert 10 <= cx <= 10 + crop.shape[1] and 10 <= cy <= 10 + crop.shape[0]

@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
-from facecast.faces.clip import analyse_clip
-from facecast.faces.donors import image_faces
-from facecast.faces.pipeline import one_torch_thread
+from facecast.faces.clip_analysis import analyse_clip
+from facecast.faces.donor_images import image_faces
+from facecast.faces.stage import one_torch_thread
+from facecast.gate.expression import FEATURES, agreement, features
+from facecast.gate.landmarks import landmark_error, percentile_pass, refit, study_score
 from facecast.io.clips import iter_frames, read_image
 from facecast.params import FacesParams, GateParams, SampleParams
-from facecast.quality.expression import FEATURES, agreement, features
-from facecast.quality.landmarks import landmark_error, percentile_pass, refit, study_score
-from facecast.sample.build import build_sample
+from facecast.sample.stage import build_sample
 from facecast.sample.timeline import TRANSITION
 
 FACES = FacesParams(workers=1)
@@ -62,7 +62,7 @@ def clip(tmp_path_factory) -> tuple[list[np.ndarray], pd.DataFrame, pd.DataFrame
     rows = pd.DataFrame(faces)
     frames = list(iter_frames(Path(path), "video"))
     assert len(rows) == len(frames) and (rows["status"] == "ok").all() and rows["track_id"].nunique() == 1
-    return frames, rows.set_index("frame_idx").sort_index(), pd.read_csv(out / "labels.csv")
+    return (frames, rows.set_index("frame_idx").sort_index(), pd.read_csv(out / "labels.csv"))
 
 
 def row_points(row) -> np.ndarray:
@@ -75,7 +75,9 @@ def held(clip) -> dict[str, np.ndarray]:
     _, rows, labels = clip
     out = {}
     for seg in labels[labels["label"] != TRANSITION].itertuples():
-        out[seg.label] = np.mean([features(row_points(rows.loc[i])) for i in range(seg.start_frame, seg.end_frame + 1)], axis=0)
+        out[seg.label] = np.mean(
+            [features(row_points(rows.loc[i])) for i in range(seg.start_frame, seg.end_frame + 1)], axis=0
+        )
     assert set(out) == {"neutral", "happy", "sad", "angry", "surprised"}
     return out
 
@@ -136,7 +138,11 @@ def test_refit_rejects_what_is_not_an_rgb_image_and_a_box(portrait):
     for bad_image, what in ((grey, "RGB uint8"), (image.astype(np.float32), "RGB uint8"), (image[:0], "empty")):
         with pytest.raises(ValueError, match=what):
             refit(bad_image, tuple(box))
-    for bad_box, what in (((10.0, 10.0, 5.0, 50.0), "x1 > x0"), ((0.0, 0.0, np.nan, 9.0), "finite"), ((1.0, 2.0, 3.0), "four")):
+    for bad_box, what in (
+        ((10.0, 10.0, 5.0, 50.0), "x1 > x0"),
+        ((0.0, 0.0, np.nan, 9.0), "finite"),
+        ((1.0, 2.0, 3.0), "four"),
+    ):
         with pytest.raises(ValueError, match=what):
             refit(image, bad_box)
 
@@ -228,7 +234,7 @@ def test_percentile_pass_rejects_bad_arguments():
 
 
 def test_features_move_the_right_way_across_real_expressions(held):
-    neutral, happy, surprised, angry = held["neutral"], held["happy"], held["surprised"], held["angry"]
+    neutral, happy, surprised, angry = (held["neutral"], held["happy"], held["surprised"], held["angry"])
     assert held["neutral"].shape == (len(FEATURES),)
     # surprise opens the mouth and the eyes and raises the brows
     assert surprised[F["mouth_open"]] > neutral[F["mouth_open"]]

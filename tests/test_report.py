@@ -24,14 +24,13 @@ import pandas as pd
 import pytest
 
 from facecast import tables
+from facecast.errors import InputError, TableError
 from facecast.io.clips import iter_frames
 from facecast.params import ReportParams
 from facecast.report.inputs import DISTANCE_COLUMNS
 from facecast.report.select import evenly_spaced, shares
 from facecast.report.stage import report
 from facecast.sample.people import subjects
-from facecast.stage import InputError
-from facecast.tables import TableError
 
 REPO = Path(__file__).resolve().parents[1]
 PER_CLIP = 3
@@ -42,7 +41,11 @@ CLIPS = {  # clip -> (kind, frames, person whose faces play the swapped frames, 
     "P002_expressions": ("images", 8, 0, "id_m1", "test"),
     "P003_expressions": ("video", 6, 0, "id_f2", "val"),
 }
-IDENTITIES = {"id_f1": ("female", "train"), "id_m1": ("male", "test"), "id_f2": ("female", "test")}  # declared sex, split
+IDENTITIES = {
+    "id_f1": ("female", "train"),
+    "id_m1": ("male", "test"),
+    "id_f2": ("female", "test"),
+}  # declared sex, split
 MEASURED = {"id_f1": "female", "id_m1": "male", "id_f2": "male"}  # id_f2's face reads as male
 TWO_FACES = ("P002_expressions", 2)  # id_f2 also plays a second face here
 LANDMARKS = "landmarks: error 0.212 above the cap 0.15"
@@ -66,7 +69,7 @@ def jpeg(path: Path, rgb: np.ndarray) -> None:
 def square(rgb: np.ndarray, side: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     s = min(h, w)
-    return cv2.resize(rgb[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s], (side, side))
+    return cv2.resize(rgb[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s], (side, side))
 
 
 def write_clip(path: Path, kind: str, frames: list[np.ndarray]) -> None:
@@ -106,8 +109,21 @@ def tree(tmp_path_factory) -> Path:
     for n, (clip, (kind, count, actor, identity, split)) in enumerate(CLIPS.items()):
         path = root / "data" / "sample" / "clips" / (clip if kind == "images" else f"{clip}.mp4")
         write_clip(path, kind, cells[n][:count])
-        sources.append(row_of("clips", clip_id=clip, path=str(path), kind=kind, n_frames=count, fps=25.0, width=SIZE[0],
-                              height=SIZE[1], sha256="0" * 64, subject_id=f"S{n}", status="ok"))
+        sources.append(
+            row_of(
+                "clips",
+                clip_id=clip,
+                path=str(path),
+                kind=kind,
+                n_frames=count,
+                fps=25.0,
+                width=SIZE[0],
+                height=SIZE[1],
+                sha256="0" * 64,
+                subject_id=f"S{n}",
+                status="ok",
+            )
+        )
         for f in range(count):
             reasons = GATE_REASONS.get((clip, f), [])
             image = None if DROPPED in reasons else f"{clip}__v0/{f:06d}.jpg"
@@ -115,35 +131,99 @@ def tree(tmp_path_factory) -> Path:
                 jpeg(root / "data" / "swapped" / image, cells[actor][f])
             cast = [identity, "id_f2"] if (clip, f) == TWO_FACES else [identity]
             for track, who in enumerate(cast):
-                gates.append(row_of("gates", clip_id=clip, variant=0, frame_idx=f, track_id=track, identity_id=who,
-                                    swap_status="dropped" if image is None else "swapped", image=image,
-                                    deid_distance=0.8, status="reject" if reasons else "pass", reasons=reasons))
+                gates.append(
+                    row_of(
+                        "gates",
+                        clip_id=clip,
+                        variant=0,
+                        frame_idx=f,
+                        track_id=track,
+                        identity_id=who,
+                        swap_status="dropped" if image is None else "swapped",
+                        image=image,
+                        deid_distance=0.8,
+                        status="reject" if reasons else "pass",
+                        reasons=reasons,
+                    )
+                )
             if reasons:
-                rejects.append(row_of("dataset_rejects", clip_id=clip, variant=0, frame_idx=f, stage="gate", reasons=reasons))
+                rejects.append(
+                    row_of("dataset_rejects", clip_id=clip, variant=0, frame_idx=f, stage="gate", reasons=reasons)
+                )
                 continue
             for copy in (0, 1) if clip == "P001_expressions" and f < 4 else (0,):
-                published.append(row_of(
-                    "dataset_frames", image=f"images/{split}/{clip}/{f:06d}_c{copy}.jpg", sha256="0" * 64, split=split,
-                    clip_id=clip, variant=0, copy=copy, frame_idx=f, timestamp_s=f / 25.0, label="neutral",
-                    subject=f"S{n}", identity_ids=cast, declared=[[("sex", IDENTITIES[i][0])] for i in cast],
-                    measured=[[("sex", MEASURED[i])] for i in cast], flipped=False, deid_distance_min=0.8 - f / 100,
-                    landmark_error_max=0.03, status="published",
-                ))
+                published.append(
+                    row_of(
+                        "dataset_frames",
+                        image=f"images/{split}/{clip}/{f:06d}_c{copy}.jpg",
+                        sha256="0" * 64,
+                        split=split,
+                        clip_id=clip,
+                        variant=0,
+                        copy=copy,
+                        frame_idx=f,
+                        timestamp_s=f / 25.0,
+                        label="neutral",
+                        subject=f"S{n}",
+                        identity_ids=cast,
+                        declared=[[("sex", IDENTITIES[i][0])] for i in cast],
+                        measured=[[("sex", MEASURED[i])] for i in cast],
+                        flipped=False,
+                        deid_distance_min=0.8 - f / 100,
+                        landmark_error_max=0.03,
+                        status="published",
+                    )
+                )
         for feature in (*FEATURES, "mean"):
             pcc = 0.31 if clip == "P003_expressions" else 0.8
-            gate_clips.append(row_of("gate_clips", clip_id=clip, variant=0, feature=feature, pcc=pcc, rmse=0.02, frames=count))
-    rejects.append(row_of("dataset_rejects", clip_id="P001_expressions", variant=0, copy=1, frame_idx=5, stage="augment", reasons=[FLIP]))
+            gate_clips.append(
+                row_of("gate_clips", clip_id=clip, variant=0, feature=feature, pcc=pcc, rmse=0.02, frames=count)
+            )
+    rejects.append(
+        row_of(
+            "dataset_rejects",
+            clip_id="P001_expressions",
+            variant=0,
+            copy=1,
+            frame_idx=5,
+            stage="augment",
+            reasons=[FLIP],
+        )
+    )
     for clip, (kind, count, _, _, split) in CLIPS.items():
         n_pub = sum(r["clip_id"] == clip for r in published)
         n_rej = sum(r["clip_id"] == clip for r in rejects)
-        dclips.append(row_of("dataset_clips", clip_id=clip, subject=f"S{list(CLIPS).index(clip)}", split=split, fps=25.0,
-                             width=SIZE[0], height=SIZE[1], source_frames=count, published_images=n_pub, rejected_frames=n_rej))
+        dclips.append(
+            row_of(
+                "dataset_clips",
+                clip_id=clip,
+                subject=f"S{list(CLIPS).index(clip)}",
+                split=split,
+                fps=25.0,
+                width=SIZE[0],
+                height=SIZE[1],
+                source_frames=count,
+                published_images=n_pub,
+                rejected_frames=n_rej,
+            )
+        )
     images = {i: sum(i in r["identity_ids"] for r in published) for i in IDENTITIES}
-    ids = [row_of("dataset_identities", identity_id=i, split=s, declared=[("sex", sex)], measured_age=30.0,
-                  measured_sex=MEASURED[i], ita_category="intermediate", donor_ids=["D1", "D2"], images=images[i])
-           for i, (sex, s) in IDENTITIES.items()]
+    ids = [
+        row_of(
+            "dataset_identities",
+            identity_id=i,
+            split=s,
+            declared=[("sex", sex)],
+            measured_age=30.0,
+            measured_sex=MEASURED[i],
+            ita_category="intermediate",
+            donor_ids=["D1", "D2"],
+            images=images[i],
+        )
+        for i, (sex, s) in IDENTITIES.items()
+    ]
 
-    interim, manifest = root / "data" / "interim", root / "data" / "dataset" / "manifest"
+    interim, manifest = (root / "data" / "interim", root / "data" / "dataset" / "manifest")
     tables.write("clips", sources, interim / "clips.parquet")
     tables.write("gates", gates, interim / "gates.parquet")
     tables.write("gate_clips", gate_clips, interim / "gate_clips.parquet")
@@ -153,32 +233,53 @@ def tree(tmp_path_factory) -> Path:
     tables.write("dataset_clips", dclips, manifest / "clips.parquet")
 
     (root / "metrics").mkdir()
-    categories = [{"attribute": "sex", "category": c, "target": 0.5, "achieved": 0.5, "frame_share": 0.5, "identity_share": 0.5}
-                  for c in ("female", "male")]
+    categories = [
+        {"attribute": "sex", "category": c, "target": 0.5, "achieved": 0.5, "frame_share": 0.5, "identity_share": 0.5}
+        for c in ("female", "male")
+    ]
     (root / "metrics" / "cast.json").write_text(json.dumps({"categories": categories, "balance_by": "frames"}))
     quant = {"mean": 0.8, "median": 0.8, "p5": 0.7, "p95": 0.9, "n": 22}
-    (root / "metrics" / "gates.json").write_text(json.dumps({
-        "frames": {"total": 22, "passed": 13, "pass_rate": 0.5909}, "faces": {"total": 23, "passed": 14, "pass_rate": 0.6087},
-        "deid_distance": quant, "identity_distance": quant, "reid_rank1_rate": 0.0, "landmark_error": quant,
-        "expression_mean_pcc": 0.6367, "leaks_in_passed_frames": 0, "reject_reasons": {"expression": 6, "landmarks": 3, "leak": 1, "dropped": 1},
-    }))
+    (root / "metrics" / "gates.json").write_text(
+        json.dumps(
+            {
+                "frames": {"total": 22, "passed": 13, "pass_rate": 0.5909},
+                "faces": {"total": 23, "passed": 14, "pass_rate": 0.6087},
+                "deid_distance": quant,
+                "identity_distance": quant,
+                "reid_rank1_rate": 0.0,
+                "landmark_error": quant,
+                "expression_mean_pcc": 0.6367,
+                "leaks_in_passed_frames": 0,
+                "reject_reasons": {"expression": 6, "landmarks": 3, "leak": 1, "dropped": 1},
+            }
+        )
+    )
     rng = np.random.default_rng(3)
     plots = root / "plots"
     (plots / "landmark_score").mkdir(parents=True)
     share = np.round(np.linspace(0, 1, 51), 4)
-    pd.DataFrame({"share": share, **{c: quantiles(rng, m) for c, m in zip(DISTANCE_COLUMNS, (0.3, 0.7, 0.8, 0.4))}}).to_csv(
-        plots / "distances.csv", index=False)
+    pd.DataFrame(
+        {"share": share, **{c: quantiles(rng, m) for c, m in zip(DISTANCE_COLUMNS, (0.3, 0.7, 0.8, 0.4))}}
+    ).to_csv(plots / "distances.csv", index=False)
     for clip in CLIPS:
-        pd.DataFrame({"share": share, "landmark_score": quantiles(rng, 1.8)}).to_csv(plots / "landmark_score" / f"{clip}__v0.csv", index=False)
+        pd.DataFrame({"share": share, "landmark_score": quantiles(rng, 1.8)}).to_csv(
+            plots / "landmark_score" / f"{clip}__v0.csv", index=False
+        )
     (root / "params.yaml").write_text(f"seed: 1\nreport:\n  frames_per_clip: {PER_CLIP}\n")
     return root
 
 
 def run_report(root: Path) -> dict:
     return report(
-        ReportParams(frames_per_clip=PER_CLIP), dataset=root / "data" / "dataset", interim=root / "data" / "interim",
-        cast_dir=root / "data" / "cast", swapped=root / "data" / "swapped", metrics=root / "metrics", plots=root / "plots",
-        out=root / "reports", plot_out=root / "plots" / "dataset",
+        ReportParams(frames_per_clip=PER_CLIP),
+        dataset=root / "data" / "dataset",
+        interim=root / "data" / "interim",
+        cast_dir=root / "data" / "cast",
+        swapped=root / "data" / "swapped",
+        metrics=root / "metrics",
+        plots=root / "plots",
+        out=root / "reports",
+        plot_out=root / "plots" / "dataset",
     )
 
 
@@ -239,7 +340,7 @@ class Page(HTMLParser):
 def decode(uri: str) -> np.ndarray:
     prefix = "data:image/jpeg;base64,"
     assert uri.startswith(prefix)
-    bgr = cv2.imdecode(np.frombuffer(base64.b64decode(uri[len(prefix):]), np.uint8), cv2.IMREAD_COLOR)
+    bgr = cv2.imdecode(np.frombuffer(base64.b64decode(uri[len(prefix) :]), np.uint8), cv2.IMREAD_COLOR)
     assert bgr is not None
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
@@ -269,7 +370,10 @@ def test_one_contact_sheet_per_clip_with_original_swapped_identity_rows(written,
     assert set(page.sheets) == {"P001_expressions", "P002_expressions"}  # P003 published nothing
     p003 = text.split("id='clip-P003_expressions'")[1]
     assert "No frame of this clip was published" in p003 and "held back for expression 6, dropped 1" in p003
-    expected = {"P001_expressions": evenly_spaced(8, PER_CLIP), "P002_expressions": [[0, 1, 2, 3, 4][i] for i in evenly_spaced(5, PER_CLIP)]}
+    expected = {
+        "P001_expressions": evenly_spaced(8, PER_CLIP),
+        "P002_expressions": [[0, 1, 2, 3, 4][i] for i in evenly_spaced(5, PER_CLIP)],
+    }
     assert expected == {"P001_expressions": [0, 4, 7], "P002_expressions": [0, 2, 4]}
     for clip, frames in expected.items():
         sheet = page.sheets[clip]
@@ -278,7 +382,7 @@ def test_one_contact_sheet_per_clip_with_original_swapped_identity_rows(written,
         originals = dict(enumerate(iter_frames(*_source(tree, clip))))
         swapped_dir = tree / "data" / "swapped" / f"{clip}__v0"
         for row, f in enumerate(frames):
-            original, swapped, identity = (decode(uri[0]) for uri in sheet["figures"][3 * row:3 * row + 3])
+            original, swapped, identity = (decode(uri[0]) for uri in sheet["figures"][3 * row : 3 * row + 3])
             truth = originals[f].astype(float)
             swap = cv2.cvtColor(cv2.imread(str(swapped_dir / f"{f:06d}.jpg")), cv2.COLOR_BGR2RGB).astype(float)
             # each column holds its own picture: nearer its source than the other column's by a wide margin
@@ -322,19 +426,31 @@ def test_plots_expression_table_and_shares_are_drawn(written, tree):
     bars = pd.read_csv(tree / "plots" / "dataset" / "shares.csv").set_index("bar")["share"].to_dict()
     # faces in published images: P001 12 x female, P002 5 x male and one female (two faces in frame 2); id_f2 is measured male
     assert bars == {
-        "sex: female (target)": 0.5, "sex: female (cast plan)": 0.5, "sex: female (published, declared)": round(13 / 18, 4),
-        "sex: female (published, measured)": round(12 / 18, 4), "sex: male (target)": 0.5, "sex: male (cast plan)": 0.5,
-        "sex: male (published, declared)": round(5 / 18, 4), "sex: male (published, measured)": round(6 / 18, 4),
+        "sex: female (target)": 0.5,
+        "sex: female (cast plan)": 0.5,
+        "sex: female (published, declared)": round(13 / 18, 4),
+        "sex: female (published, measured)": round(12 / 18, 4),
+        "sex: male (target)": 0.5,
+        "sex: male (cast plan)": 0.5,
+        "sex: male (published, declared)": round(5 / 18, 4),
+        "sex: male (published, measured)": round(6 / 18, 4),
     }
     demographics = text.split("id='demographics'")[1].split("</section>")[0]
-    assert "72.2 %" in demographics and "+22.2 pp" in demographics and demographics.count("class='identity'") == len(IDENTITIES)
+    assert (
+        "72.2 %" in demographics
+        and "+22.2 pp" in demographics
+        and demographics.count("class='identity'") == len(IDENTITIES)
+    )
 
 
 def test_shares_need_one_map_per_identity(tree):
     frames = tables.read_df("dataset_frames", tree / "data" / "dataset" / "manifest" / "frames.parquet")
     category = {"attribute": "sex", "category": "male", "target": 1.0, "achieved": 1.0}
     rows = shares({"categories": [category]}, frames)
-    assert [(r.category, r.target, round(r.published, 4)) for r in rows] == [("male", 1.0, round(5 / 18, 4)), ("female", None, round(13 / 18, 4))]
+    assert [(r.category, r.target, round(r.published, 4)) for r in rows] == [
+        ("male", 1.0, round(5 / 18, 4)),
+        ("female", None, round(13 / 18, 4)),
+    ]
     frames.loc[0, "declared"] = []
     with pytest.raises(InputError, match="1 identity_ids but 0 'declared' maps"):
         shares({"categories": [category]}, frames)
@@ -347,7 +463,11 @@ def test_nothing_published_still_reports_every_clip_and_reject(tree, tmp_path):
     tables.write("dataset_frames", tables.empty("dataset_frames"), manifest / "frames.parquet")
     result = run_report(root)
     text = (root / "reports" / "index.html").read_text(encoding="utf-8")
-    assert result["sheet_rows"] == 0 and result["clips"] == len(CLIPS) and text.count("No frame of this clip was published") == len(CLIPS)
+    assert (
+        result["sheet_rows"] == 0
+        and result["clips"] == len(CLIPS)
+        and text.count("No frame of this clip was published") == len(CLIPS)
+    )
     assert "No image was published" in text and "<li>" + LANDMARKS + "</li>" in text
     assert pd.read_csv(root / "plots" / "dataset" / "shares.csv")["series"].tolist() == ["target", "cast plan"] * 2
 
@@ -356,7 +476,10 @@ MISSING = {
     "metrics/gates.json": (InputError, "metrics/gates.json: metrics file not found"),
     "data/dataset/manifest/rejects.parquet": (TableError, "table 'dataset_rejects' not found"),
     "data/cast/identities/id_m1/face.png": (InputError, "face of cast identity 'id_m1' not found"),
-    "data/swapped/P001_expressions__v0/000004.jpg": (InputError, "swapped frame of P001_expressions variant 0 frame 4 not found"),
+    "data/swapped/P001_expressions__v0/000004.jpg": (
+        InputError,
+        "swapped frame of P001_expressions variant 0 frame 4 not found",
+    ),
     "plots/landmark_score": (InputError, "plots/landmark_score: plot folder not found"),
     "data/sample/clips/P002_expressions": (InputError, "original clip 'P002_expressions' not found"),
 }
@@ -388,4 +511,6 @@ def test_stage_script_writes_the_page_or_exits_2(tree, tmp_path):
     (tmp_path / "params.yaml").write_text("seed: 1\n")
     failed = subprocess.run(script, cwd=tmp_path, capture_output=True, text=True)
     assert failed.returncode == 2
-    assert failed.stderr.startswith("facecast report: data/dataset/manifest/frames.parquet: table 'dataset_frames' not found")
+    assert failed.stderr.startswith(
+        "facecast report: data/dataset/manifest/frames.parquet: table 'dataset_frames' not found"
+    )

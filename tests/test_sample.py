@@ -10,15 +10,15 @@ import numpy as np
 import openpeople
 import pytest
 
+from facecast.errors import InputError
 from facecast.params import SampleParams
 from facecast.sample import build_sample
-from facecast.sample.donors import COLUMNS, MAX_SIDE, expression_file
+from facecast.sample.donor_files import COLUMNS, MAX_SIDE, expression_file
 from facecast.sample.landmarks import face_landmarks
 from facecast.sample.morph import ease, morph
 from facecast.sample.people import skin_tone_numeral
 from facecast.sample.sheets import CHARACTER_GRID, EMOTIONS_GRID, SheetError, find_cells
 from facecast.sample.timeline import TRANSITION, plan
-from facecast.stage import InputError
 
 PEOPLE = openpeople.curated.list()
 TINY = SampleParams(people=2, expressions=3, hold_frames=3, morph_frames=3)
@@ -102,7 +102,9 @@ def test_morph_moves_the_face_along_its_landmarks():
     emotions = cv2.cvtColor(cv2.imread(str(PEOPLE[0].asset_path("emotions_sheet"))), cv2.COLOR_BGR2RGB)
     a = np.ascontiguousarray(find_cells(emotions, EMOTIONS_GRID, "emotions")[0].crop(emotions))
     shift = np.array([40.0, 0.0], np.float32)
-    b = cv2.warpAffine(a, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), a.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+    b = cv2.warpAffine(
+        a, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), a.shape[1::-1], borderMode=cv2.BORDER_REPLICATE
+    )
     points_a = face_landmarks(a)
     points_b = face_landmarks(b)
     assert np.abs(points_b - points_a - shift).mean() < 1.5  # the detector sees the shift

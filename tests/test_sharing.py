@@ -54,7 +54,9 @@ def environ() -> dict:
 def run(cmd: list[str], cwd: Path, ok: bool = True, **env: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, env={**environ(), **env}, capture_output=True, text=True)
     if ok:
-        assert proc.returncode == 0, f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == 0, (
+            f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -86,7 +88,9 @@ def project(tmp_path_factory, repo) -> tuple[Path, str]:
     """A copy of the repository's files (what a clone holds, plus files not yet committed) with the tiny
     sample's parameters and no outputs, as a git repository of one commit; returns it and that commit."""
     dst = tmp_path_factory.mktemp("shared") / "project"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True, text=True, check=True)
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True, text=True, check=True
+    )
     for rel in files.stdout.split("\n"):
         if rel and (repo / rel).is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +108,11 @@ def project(tmp_path_factory, repo) -> tuple[Path, str]:
     params["cast"].update(TINY_CAST)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q", "-b", "main"], dst)
-    for key, value in {"user.name": "facecast test", "user.email": "test@facecast.invalid", "commit.gpgsign": "false"}.items():
+    for key, value in {
+        "user.name": "facecast test",
+        "user.email": "test@facecast.invalid",
+        "commit.gpgsign": "false",
+    }.items():
         run(["git", "config", key, value], dst)  # dvc exp run commits too, through its own git library
     run(["git", "add", "-A"], dst)
     run(["git", "commit", "-q", "-m", "tiny facecast project"], dst)
@@ -188,7 +196,9 @@ def test_regenerate_script_fails_when_repro_fails(shared, tmp_path):
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = tmp_path / "report"
     # base and output folder from the environment, as the workflow gives them
-    proc = run([str(clone / "scripts/regenerate.sh")], clone, ok=False, REGENERATE_BASE="origin/main", REGENERATE_OUT=str(out))
+    proc = run(
+        [str(clone / "scripts/regenerate.sh")], clone, ok=False, REGENERATE_BASE="origin/main", REGENERATE_OUT=str(out)
+    )
     assert proc.returncode == 1, proc.stderr
     report = (out / "report.md").read_text()
     assert "DVC remote `cold`" in report  # the cold remote was tried and the script went on
@@ -223,7 +233,9 @@ def test_exp_run_with_a_quota_change_moves_the_cast_shares(shared):
 def test_regenerate_script_rejects_an_unknown_base(repo, tmp_path):
     proc = subprocess.run(
         [str(repo / "scripts/regenerate.sh"), "no-such-revision-anywhere", str(tmp_path)],
-        env=environ(), capture_output=True, text=True,
+        env=environ(),
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "base revision 'no-such-revision-anywhere' is not a commit" in proc.stderr
@@ -233,7 +245,9 @@ def test_workflow_runs_the_regenerate_script_on_input_changes(repo):
     workflow = yaml.safe_load((repo / ".github/workflows/regenerate.yml").read_text())
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as true
     for event in ("pull_request", "push"):
-        assert {"params.yaml", "dvc.yaml", "dvc.lock", "**/*.dvc", "src/**", "stages/**"} <= set(triggers[event]["paths"])
+        assert {"params.yaml", "dvc.yaml", "dvc.lock", "**/*.dvc", "src/**", "stages/**"} <= set(
+            triggers[event]["paths"]
+        )
     steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
     checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0

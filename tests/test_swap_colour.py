@@ -6,8 +6,9 @@ import numpy as np
 import openpeople
 import pytest
 
-from facecast.cast.align import contour, eye_centres
-from facecast.faces.models import shape_predictor68
+from facecast.geometry.landmarks import eye_centres
+from facecast.geometry.outline import contour
+from facecast.models.loaders import shape_predictor68
 from facecast.swap.colour import lab_stats, reinhard, skin_mask, smooth_stats
 
 PEOPLE = ("P002", "P007")  # declared Fitzpatrick II and V: far apart in L and b

@@ -15,9 +15,9 @@ import numpy as np
 import openpeople
 import pytest
 
-from facecast.faces.landmarks import fit_shape
-from facecast.faces.models import face_encoder, mtcnn
-from facecast.faces.pipeline import one_torch_thread
+from facecast.faces.stage import one_torch_thread
+from facecast.models.landmarks import fit_shape
+from facecast.models.loaders import face_encoder, mtcnn
 from facecast.swap.fallback import METHODS, PIXELATE_BLOCKS, obscure, region
 
 PEOPLE = ("P001", "P005", "P007")  # a woman, a bearded man and a darker-skinned man
@@ -64,7 +64,9 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def scenes() -> dict[str, tuple[np.ndarray, np.ndarray, dlib.full_object_detection, np.ndarray]]:
     """Per person: the frame, MTCNN's face box, dlib's 68-point shape and the original descriptor."""
-    background = cv2.GaussianBlur(cv2.resize(rgb_portrait("P010"), FRAME[::-1], interpolation=cv2.INTER_AREA), (0, 0), 3)
+    background = cv2.GaussianBlur(
+        cv2.resize(rgb_portrait("P010"), FRAME[::-1], interpolation=cv2.INTER_AREA), (0, 0), 3
+    )
     out = {}
     for person_id in PEOPLE:
         image = rgb_portrait(person_id)

@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from facecast.cast.align import face_outline, mean_shape
 from facecast.cast.morph import hull_mask
-from facecast.faces.clip import analyse_clip
+from facecast.faces.clip_analysis import analyse_clip
+from facecast.geometry.canonical import mean_shape
+from facecast.geometry.outline import face_outline
 from facecast.io.clips import iter_frames
 from facecast.params import FacesParams, SampleParams
-from facecast.sample.build import build_sample
+from facecast.sample.stage import build_sample
 from facecast.swap.occlusion import OcclusionModel
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"

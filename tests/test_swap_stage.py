@@ -30,19 +30,19 @@ import pandas as pd
 import pytest
 
 from facecast import tables
-from facecast.cast.align import contour
 from facecast.cast.stage import cast
-from facecast.faces.embed import embed_chips, face_chips
-from facecast.faces.landmarks import fit_shape, shape_points
-from facecast.faces.models import shape_predictor68
-from facecast.faces.pipeline import analyse
-from facecast.ingest.run import ingest
+from facecast.errors import InputError
+from facecast.faces.stage import analyse
+from facecast.geometry.landmarks import mouth_gap, outer_eye_span
+from facecast.geometry.outline import contour
+from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
+from facecast.models.embedding import embed_chips, face_chips
+from facecast.models.landmarks import fit_shape, shape_points
+from facecast.models.loaders import shape_predictor68
 from facecast.params import CastParams, FacesParams, IngestParams, SampleParams, SwapParams
-from facecast.sample.build import build_sample
-from facecast.stage import InputError
+from facecast.sample.stage import build_sample
 from facecast.swap.masks import KEEP_INSET
-from facecast.swap.shape import inter_ocular, mouth_gap
 from facecast.swap.stage import swap
 
 SEED = 7
@@ -149,8 +149,15 @@ def pair_plan(casting: pd.DataFrame, faces: pd.DataFrame, identities: list[str])
     counts = faces[faces.clip_id == "pair"].groupby("track_id").size()
     assert len(counts) == 2, f"expected two tracks in pair, found {len(counts)}"
     rows = [
-        {"clip_id": "pair", "track_id": int(t), "variant": 0, "identity_id": identities[k], "frames": int(n),
-         "status": "ok", "reason": None}
+        {
+            "clip_id": "pair",
+            "track_id": int(t),
+            "variant": 0,
+            "identity_id": identities[k],
+            "frames": int(n),
+            "status": "ok",
+            "reason": None,
+        }
         for k, (t, n) in enumerate(counts.items())
     ]
     return pd.concat([casting[casting.clip_id != "pair"], pd.DataFrame(rows)], ignore_index=True)
@@ -165,7 +172,7 @@ def built(tmp_path_factory, videos) -> Built:
         if image.name != KEEP_IMAGE:
             image.unlink()
     clips = sample / "clips"
-    p1, p3 = read_clip(clips / "P001_expressions.mp4"), read_clip(clips / "P003_expressions.mp4")
+    p1, p3 = (read_clip(clips / "P001_expressions.mp4"), read_clip(clips / "P003_expressions.mp4"))
     spare = root / "spare"  # P002 and P003's own clips are not swapped (their donors stay in the gallery)
     spare.mkdir()
     for clip in ("P002_expressions", "P003_expressions"):
@@ -321,8 +328,10 @@ def test_tables_images_previews_and_metrics_agree(built, main):
     assert metrics["faces"]["mouth_kept"] == int(with_face.mouth_kept.fillna(False).astype(bool).sum())
     assert metrics["faces"]["occluded"] == int((with_face.occluded_share.fillna(0) > 0).sum())
     assert metrics["frames_without_face"] == BLACK and metrics["variants"] == 1
-    print(f"\n[swap] {len(frames)} frames, {len(with_face)} faces: {metrics['faces']['by_status']}, "
-          f"{metrics['frames_per_s']} frames/s")
+    print(
+        f"\n[swap] {len(frames)} frames, {len(with_face)} faces: {metrics['faces']['by_status']}, "
+        f"{metrics['frames_per_s']} frames/s"
+    )
 
 
 # 2 -------------------------------------------------------------------------------------------------------
@@ -347,9 +356,11 @@ def test_swapped_faces_are_deidentified_and_recast(built, main):
         away.append(np.linalg.norm(after - centroid))
         recast.append(np.linalg.norm(after - cast_embedding))
     own, away, recast = map(np.array, (own, away, recast))
-    print(f"\n[de-id] {clip} played by {identity_id}, {len(rows)} frames: original to its centroid "
-          f"{own.min():.3f}-{own.max():.3f}; swapped to the original centroid {away.min():.3f}-{away.max():.3f}; "
-          f"swapped to {identity_id} {recast.min():.3f}-{recast.max():.3f}")
+    print(
+        f"\n[de-id] {clip} played by {identity_id}, {len(rows)} frames: original to its centroid "
+        f"{own.min():.3f}-{own.max():.3f}; swapped to the original centroid {away.min():.3f}-{away.max():.3f}; "
+        f"swapped to {identity_id} {recast.min():.3f}-{recast.max():.3f}"
+    )
     assert away.min() > own.max()
     assert away.min() >= DEID  # no swapped frame is the same person by dlib's own threshold
     assert (recast < away).all()
@@ -368,17 +379,19 @@ def test_pose_and_expression_follow_the_original(built, main):
         driven = points(row.landmarks)
         # refitted in the faces stage's own box (MTCNN's, from the original frame), not one made from the driven points
         found = refit(read_rgb(out / row.image), (face.bbox_x0, face.bbox_y0, face.bbox_x1, face.bbox_y1))
-        errors.append(np.linalg.norm(found - driven, axis=1).mean() / inter_ocular(driven))
+        errors.append(np.linalg.norm(found - driven, axis=1).mean() / outer_eye_span(driven))
         driven_gap.append(mouth_gap(driven))
         original_gap.append(mouth_gap(points(face.landmarks)))
         refit_gap.append(mouth_gap(found))
     errors = np.array(errors)
     r_driven = np.corrcoef(driven_gap, original_gap)[0, 1]
     r_refit = np.corrcoef(refit_gap, original_gap)[0, 1]
-    print(f"\n[pose] re-fitted vs driving landmarks, mean error / inter-ocular: median {np.median(errors):.3f}, "
-          f"max {errors.max():.3f}; mouth gap original {min(original_gap):.3f}-{max(original_gap):.3f}, "
-          f"driven {min(driven_gap):.3f}-{max(driven_gap):.3f}; correlation with the original's: driven {r_driven:.3f}, "
-          f"refitted {r_refit:.3f}")
+    print(
+        f"\n[pose] re-fitted vs driving landmarks, mean error / inter-ocular: median {np.median(errors):.3f}, "
+        f"max {errors.max():.3f}; mouth gap original {min(original_gap):.3f}-{max(original_gap):.3f}, "
+        f"driven {min(driven_gap):.3f}-{max(driven_gap):.3f}; correlation with the original's: driven {r_driven:.3f}, "
+        f"refitted {r_refit:.3f}"
+    )
     # 0.05 of the inter-ocular distance (about 4 px here) is dlib's own mean error on real faces it did not see
     # (Kazemi & Sullivan 2014: 0.049 on HELEN): closer than that, dlib cannot tell the render from its driving points
     assert errors.max() < 0.05
@@ -409,9 +422,11 @@ def test_occluder_in_front_of_the_face_survives(built, main):
         kept_shares.append((diff[under] <= tolerance).mean())
         changed_shares.append((diff[rest] > tolerance).mean())
         assert rows.loc[n, "status"] == "swapped" and rows.loc[n, "occluded_share"] > 0
-        print(f"\n[occluder] frame {n}: patch {x1 - x0}x{y1 - y0} px, {under.sum() / face.sum():.0%} of the face; "
-              f"JPEG tolerance {tolerance:.0f}; under the patch {kept_shares[-1]:.1%} kept; "
-              f"rest of the face {changed_shares[-1]:.1%} changed; occluded_share {rows.loc[n, 'occluded_share']:.3f}")
+        print(
+            f"\n[occluder] frame {n}: patch {x1 - x0}x{y1 - y0} px, {under.sum() / face.sum():.0%} of the face; "
+            f"JPEG tolerance {tolerance:.0f}; under the patch {kept_shares[-1]:.1%} kept; "
+            f"rest of the face {changed_shares[-1]:.1%} changed; occluded_share {rows.loc[n, 'occluded_share']:.3f}"
+        )
     # most of the patch: the occluder mask is opened, grown and feathered, so a rim of a few px around the
     # ~72 px patch (about a tenth of it) is blended with the new face
     assert min(kept_shares) >= 0.8
@@ -431,7 +446,7 @@ def green_in_mouth(image: np.ndarray, driven: np.ndarray) -> np.ndarray:
 
     No skin, lip or tooth has a negative a*; the tint's a* is -60."""
     lab = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
-    inset = round(KEEP_INSET * inter_ocular(driven))
+    inset = round(KEEP_INSET * outer_eye_span(driven))
     inner = fill(driven[60:68], image.shape[:2]).astype(np.uint8)
     inner = cv2.erode(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1, 2 * inset + 1)))
     return lab[..., 1][inner.astype(bool)] < -10
@@ -451,8 +466,10 @@ def test_open_mouth_interior_survives(built, main):
         plain = green_in_mouth(read_rgb(out / control.loc[n, "image"]), points(control.loc[n, "landmarks"]))
         untinted.append(plain.mean())
         assert green.size > 0
-    print(f"\n[mouth] tinted in frames {sorted(built.green)}, kept in {frames}: green share of the driven inner "
-          f"mouth (less the keep inset) {', '.join(f'{v:.0%}' for v in shares)}; untinted clip {max(untinted):.0%}")
+    print(
+        f"\n[mouth] tinted in frames {sorted(built.green)}, kept in {frames}: green share of the driven inner "
+        f"mouth (less the keep inset) {', '.join(f'{v:.0%}' for v in shares)}; untinted clip {max(untinted):.0%}"
+    )
     # all but the rim, where the keep mask's blur mixes in the identity's lips
     assert min(shares) >= 0.8
     assert max(untinted) == 0
@@ -480,8 +497,10 @@ def test_tiny_face_is_obscured(built, main):
         after = read_rgb(out / row.image)[y0:y1, x0:x1]
         ratios.append(high_frequency(after) / high_frequency(before))
         diffs.append(np.abs(after.astype(int) - before.astype(int)).mean())
-    print(f"\n[tiny] face {faces.bbox_y1.sub(faces.bbox_y0).median():.0f} px: high-frequency energy kept "
-          f"{min(ratios):.1%}-{max(ratios):.1%}, mean abs change {min(diffs):.1f}-{max(diffs):.1f} grey levels")
+    print(
+        f"\n[tiny] face {faces.bbox_y1.sub(faces.bbox_y0).median():.0f} px: high-frequency energy kept "
+        f"{min(ratios):.1%}-{max(ratios):.1%}, mean abs change {min(diffs):.1f}-{max(diffs):.1f} grey levels"
+    )
     # a tenth of the Laplacian energy left: the eyes, brows and mouth, the edges a recogniser reads, are gone
     assert max(ratios) < 0.1
     # ten grey levels on average over the box: several times what JPEG at quality 92 changes (2-3 levels)
@@ -508,8 +527,10 @@ def test_two_people_get_two_identities(built, main):
         other.append(min(d.values()))
     own, other = np.array(own), np.array(other)
     cast_as = dict(zip(rows.track_id.astype(int), rows.identity_id))
-    print(f"\n[pair] tracks played by {cast_as}; dlib distance to its own identity {own.min():.3f}-{own.max():.3f}, "
-          f"to the other {other.min():.3f}-{other.max():.3f}")
+    print(
+        f"\n[pair] tracks played by {cast_as}; dlib distance to its own identity {own.min():.3f}-{own.max():.3f}, "
+        f"to the other {other.min():.3f}-{other.max():.3f}"
+    )
     assert (own < other).all()  # each face is recognisably the identity cast on it, not the other
 
 
@@ -544,8 +565,9 @@ def test_frame_without_face_is_written_unchanged(built, main):
     assert black.reason.isna().all() and black.bbox_x0.isna().all()
     for row in black.itertuples():
         frame = built.frames["edited"][row.frame_idx]
-        ok, expected = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                                    [cv2.IMWRITE_JPEG_QUALITY, SwapParams().jpeg_quality])
+        ok, expected = cv2.imencode(
+            ".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, SwapParams().jpeg_quality]
+        )
         assert ok and (out / row.image).read_bytes() == expected.tobytes()
 
 

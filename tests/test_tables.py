@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from facecast import tables
-from facecast.tables import TableError
+from facecast.errors import TableError
 
 
 def frames_rows():
@@ -30,9 +30,19 @@ def test_round_trip_keeps_schema_and_version(tmp_path):
 def test_fixed_size_vectors(tmp_path):
     row = {c: None for c in tables.spec("faces").schema.names}
     row.update(
-        clip_id="a", frame_idx=0, track_id=0, bbox_x0=1.0, bbox_y0=2.0, bbox_x1=30.0, bbox_y1=40.0,
-        source="detected", det_score=0.99, status="ok", interpolated=False,
-        landmarks=np.arange(136, dtype=np.float32).tolist(), embedding=np.zeros(128).tolist(),
+        clip_id="a",
+        frame_idx=0,
+        track_id=0,
+        bbox_x0=1.0,
+        bbox_y0=2.0,
+        bbox_x1=30.0,
+        bbox_y1=40.0,
+        source="detected",
+        det_score=0.99,
+        status="ok",
+        interpolated=False,
+        landmarks=np.arange(136, dtype=np.float32).tolist(),
+        embedding=np.zeros(128).tolist(),
     )
     path = tables.write("faces", [row], tmp_path / "faces.parquet")
     df = tables.read_df("faces", path)

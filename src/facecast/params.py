@@ -15,9 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-
-class ParamsError(ValueError):
-    """params.yaml is missing, malformed or holds a value the stage cannot use."""
+from facecast.errors import ParamsError
 
 
 class Section(BaseModel):
@@ -42,7 +40,9 @@ class InputParams(Section):
     """Where the footage and the donor gallery are."""
 
     root: str = Field("data/sample", min_length=1, description="folder with clips/, labels.csv, subjects.csv")
-    donors: str = Field("data/sample/donors", min_length=1, description="folder with one sub-folder per donor and donors.csv")
+    donors: str = Field(
+        "data/sample/donors", min_length=1, description="folder with one sub-folder per donor and donors.csv"
+    )
 
 
 class IngestParams(Section):
@@ -73,14 +73,21 @@ class FacesParams(Section):
     min_det_score: float = Field(0.9, ge=0.0, le=1.0, description="detections below this score are discarded")
     detect_every: int = Field(5, ge=1, le=100, description="run the detector on every n-th frame, track in between")
     embed_every: int = Field(5, ge=1, le=100, description="compute the 128-D embedding on every n-th frame of a track")
-    min_landmark_size: int = Field(40, ge=8, le=1024, description="faces smaller than this (box height, px) get no landmarks")
+    min_landmark_size: int = Field(
+        40, ge=8, le=1024, description="faces smaller than this (box height, px) get no landmarks"
+    )
     track_iou: float = Field(0.3, gt=0.0, lt=1.0, description="IoU that links a detection to a track")
     max_gap: int = Field(10, ge=0, le=1000, description="longest gap (frames) filled by interpolation")
     smooth_min_cutoff: float = Field(1.0, gt=0.0, description="One-Euro filter cutoff (Hz) for landmark smoothing")
-    smooth_beta: float = Field(0.05, ge=0.0, description="One-Euro filter speed coefficient: higher follows fast motion sooner")
+    smooth_beta: float = Field(
+        0.05, ge=0.0, description="One-Euro filter speed coefficient: higher follows fast motion sooner"
+    )
     workers: int = Field(2, ge=1, le=64, description="clips processed in parallel")
     donor_max_side: int = Field(
-        1024, ge=64, le=8192, description="donor images larger than this (longer side, px) are searched for faces at this size"
+        1024,
+        ge=64,
+        le=8192,
+        description="donor images larger than this (longer side, px) are searched for faces at this size",
     )
 
     @field_validator("thresholds", mode="before")
@@ -281,12 +288,17 @@ class SwapParams(Section):
         "inter-ocular distance, so no original jaw or beard edge survives",
     )
     feather: float = Field(
-        0.04, gt=0.0, le=0.5, description="width of the mask's soft edge, centred on its outline, as a share of the face's height"
+        0.04,
+        gt=0.0,
+        le=0.5,
+        description="width of the mask's soft edge, centred on its outline, as a share of the face's height",
     )
     colour_smooth_frames: float = Field(
         3.0, ge=0.0, le=100.0, description="Gaussian sigma (frames) smoothing the frame's skin colour statistics"
     )
-    keep_mouth: bool = Field(True, description="keep the frame's open-mouth interior (teeth, tongue), moved into the new lips")
+    keep_mouth: bool = Field(
+        True, description="keep the frame's open-mouth interior (teeth, tongue), moved into the new lips"
+    )
     mouth_open_min: float = Field(
         0.05,
         ge=0.0,
@@ -294,7 +306,8 @@ class SwapParams(Section):
         description="the mouth counts as open when the inner-lip gap is at least this share of the inter-ocular distance",
     )
     keep_eyes: bool = Field(
-        True, description="keep the frame's eyeballs, moved into the new eyelids, so gaze and blinks follow the original"
+        True,
+        description="keep the frame's eyeballs, moved into the new eyelids, so gaze and blinks follow the original",
     )
     occlusion: bool = Field(True, description="detect what passes in front of a face (hand, cup, phone) and keep it")
     preview: bool = Field(True, description="write an mp4 preview of every swapped clip")
@@ -303,18 +316,26 @@ class SwapParams(Section):
 
 class GateDeidParams(Section):
     min_distance: float = Field(
-        0.6, gt=0.0, le=2.0, description="a swapped face must be at least this dlib distance from its original's centroid"
+        0.6,
+        gt=0.0,
+        le=2.0,
+        description="a swapped face must be at least this dlib distance from its original's centroid",
     )
 
 
 class GateIdentityParams(Section):
     max_distance: float | None = Field(
-        None, gt=0.0, le=2.0, description="optional: reject a face further than this from its cast identity (null: report only)"
+        None,
+        gt=0.0,
+        le=2.0,
+        description="optional: reject a face further than this from its cast identity (null: report only)",
     )
 
 
 class GateLandmarkParams(Section):
-    percentile: float = Field(95.0, gt=0.0, le=100.0, description="per clip, faces above this percentile of landmark error are rejected")
+    percentile: float = Field(
+        95.0, gt=0.0, le=100.0, description="per clip, faces above this percentile of landmark error are rejected"
+    )
     max_error: float = Field(
         0.15, gt=0.0, le=10.0, description="absolute cap on the landmark error (mean distance / inter-ocular distance)"
     )
@@ -322,12 +343,17 @@ class GateLandmarkParams(Section):
 
 class GateExpressionParams(Section):
     min_pcc: float = Field(
-        0.5, ge=-1.0, le=1.0, description="a clip whose mean expression correlation (original vs swapped) is below this is rejected whole"
+        0.5,
+        ge=-1.0,
+        le=1.0,
+        description="a clip whose mean expression correlation (original vs swapped) is below this is rejected whole",
     )
 
 
 class GateLeakParams(Section):
-    detector_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="CenterFace score above which a detection counts as a face")
+    detector_threshold: float = Field(
+        0.5, gt=0.0, lt=1.0, description="CenterFace score above which a detection counts as a face"
+    )
 
 
 class GateParams(Section):
@@ -348,9 +374,26 @@ DEFAULT_POLICY: dict[str, Any] = {
         "p": 1.0,
         "transforms": [
             {"__class_fullname__": "HorizontalFlip", "p": 0.5},
-            {"__class_fullname__": "RandomBrightnessContrast", "p": 0.8, "brightness_limit": [-0.2, 0.2], "contrast_limit": [-0.2, 0.2]},
-            {"__class_fullname__": "HueSaturationValue", "p": 0.3, "hue_shift_limit": [-10, 10], "sat_shift_limit": [-20, 20], "val_shift_limit": [-10, 10]},
-            {"__class_fullname__": "Affine", "p": 0.7, "scale": [0.95, 1.05], "rotate": [-5, 5], "translate_percent": [-0.03, 0.03]},
+            {
+                "__class_fullname__": "RandomBrightnessContrast",
+                "p": 0.8,
+                "brightness_limit": [-0.2, 0.2],
+                "contrast_limit": [-0.2, 0.2],
+            },
+            {
+                "__class_fullname__": "HueSaturationValue",
+                "p": 0.3,
+                "hue_shift_limit": [-10, 10],
+                "sat_shift_limit": [-20, 20],
+                "val_shift_limit": [-10, 10],
+            },
+            {
+                "__class_fullname__": "Affine",
+                "p": 0.7,
+                "scale": [0.95, 1.05],
+                "rotate": [-5, 5],
+                "translate_percent": [-0.03, 0.03],
+            },
         ],
     },
 }
@@ -359,8 +402,12 @@ DEFAULT_POLICY: dict[str, Any] = {
 class AugmentParams(Section):
     """Label-preserving augmentation of the frames that passed gate (stage augment)."""
 
-    copies: int = Field(1, ge=0, le=100, description="augmented copies of every passing frame, besides the frame itself")
-    per_frame: bool = Field(False, description="false: one draw per clip and copy (temporally consistent); true: one per frame")
+    copies: int = Field(
+        1, ge=0, le=100, description="augmented copies of every passing frame, besides the frame itself"
+    )
+    per_frame: bool = Field(
+        False, description="false: one draw per clip and copy (temporally consistent); true: one per frame"
+    )
     policy: dict[str, Any] = Field(
         default_factory=lambda: dict(DEFAULT_POLICY),
         description="the albumentations pipeline in its own serialisation (A.to_dict / A.from_dict); "
@@ -370,7 +417,8 @@ class AugmentParams(Section):
         default_factory=dict, description="label -> its mirror image's label, applied when a draw flips horizontally"
     )
     symmetric_labels: list[str] = Field(
-        default_factory=list, description="labels a horizontal flip does not change; a flip of any other unmapped label is skipped"
+        default_factory=list,
+        description="labels a horizontal flip does not change; a flip of any other unmapped label is skipped",
     )
     jpeg_quality: int = Field(92, ge=50, le=100)
 
@@ -450,8 +498,7 @@ def read_yaml(path: str | Path = "params.yaml") -> dict[str, Any]:
     unknown = sorted(set(data) - set(SECTIONS) - set(SHARED))
     if unknown:
         raise ParamsError(
-            f"{path}: unknown top-level key(s) {', '.join(unknown)} "
-            f"(known: {', '.join([*SHARED, *SECTIONS])})"
+            f"{path}: unknown top-level key(s) {', '.join(unknown)} (known: {', '.join([*SHARED, *SECTIONS])})"
         )
     return data
 
@@ -482,8 +529,7 @@ def load(*sections: str, path: str | Path = "params.yaml") -> Params:
     if "seed" not in data:
         raise ParamsError(f"{path}: seed: required key is missing")
     return Params(
-        validate_seed(data["seed"], path),
-        {name: validate_section(name, data.get(name), path) for name in sections},
+        validate_seed(data["seed"], path), {name: validate_section(name, data.get(name), path) for name in sections}
     )
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from facecast.errors import TableError
 from facecast.io.atomic import usual_file_mode
 
 N_LANDMARKS = 68
@@ -44,8 +45,19 @@ META_NAME = b"facecast.table"
 META_VERSION = b"facecast.schema_version"
 
 
-class TableError(ValueError):
-    """A table file is missing or does not match its contract."""
+# Where the pipeline keeps its outputs, relative to the project root; dvc.yaml names the same paths
+# (tests/test_dvc_contracts.py checks that they agree).
+SAMPLE = Path("data/sample")
+INTERIM = Path("data/interim")
+CAST = Path("data/cast")
+IDENTITIES = CAST / "identities"
+SWAPPED = Path("data/swapped")
+AUGMENTED = Path("data/augmented")
+DATASET = Path("data/dataset")
+MANIFEST = DATASET / "manifest"
+METRICS = Path("metrics")
+PLOTS = Path("plots")
+REPORTS = Path("reports")
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,12 @@ class TableSpec:
     version: int
     schema: pa.Schema
     doc: str
+    path: Path  # where the pipeline keeps it, relative to the project root
+
+    @property
+    def file(self) -> str:
+        """The table's file name, in whichever folder a stage is given."""
+        return self.path.name
 
 
 def _bbox() -> list[pa.Field]:
@@ -108,6 +126,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per clip found under input.root/clips",
+            INTERIM / "clips.parquet",
         ),
         TableSpec(
             "frames",
@@ -121,6 +140,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per decoded frame of every readable clip",
+            INTERIM / "frames.parquet",
         ),
         TableSpec(
             "ingest_issues",
@@ -137,6 +157,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "every problem ingest found and did not stop for",
+            INTERIM / "ingest_issues.parquet",
         ),
         TableSpec(
             "faces",
@@ -151,6 +172,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per face per frame",
+            INTERIM / "faces.parquet",
         ),
         TableSpec(
             "tracks",
@@ -169,10 +191,11 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per face track",
+            INTERIM / "tracks.parquet",
         ),
         TableSpec(
             "donor_faces",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("donor_id", pa.string(), nullable=False),
@@ -180,9 +203,12 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("width", pa.int32(), nullable=False),
                     pa.field("height", pa.int32(), nullable=False),
                     *_face_fields(),
+                    # a face that is not the donor: a smaller face in the same image as the donor (the largest)
+                    pa.field("bystander", pa.bool_(), nullable=False),
                 ]
             ),
             "one row per face found in a donor image; an image with none gets one row with status no_face",
+            INTERIM / "donor_faces.parquet",
         ),
         TableSpec(
             "donor_tracks",
@@ -196,6 +222,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per donor: the donor's faces aggregated like a track",
+            INTERIM / "donor_tracks.parquet",
         ),
         TableSpec(
             "identities",
@@ -227,6 +254,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per synthetic identity",
+            CAST / "identities.parquet",
         ),
         TableSpec(
             "casting",
@@ -243,6 +271,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per (clip, track, variant): who plays it",
+            CAST / "casting.parquet",
         ),
         TableSpec(
             "swaps",
@@ -264,6 +293,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per face per frame per variant (and one no_face row per frame without a face)",
+            INTERIM / "swaps.parquet",
         ),
         TableSpec(
             "gates",
@@ -278,11 +308,19 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("swap_status", pa.string(), nullable=False),  # the swaps row's status
                     pa.field("image", pa.string()),  # relative to data/swapped; null when swap dropped the frame
                     pa.field("deid_distance", pa.float32()),  # dlib distance to the face's own original track centroid
-                    pa.field("nearest_original_distance", pa.float32()),  # to the nearest original track centroid of the run
-                    pa.field("reid_rank", pa.int32()),  # rank of the true original among all originals and donors (1 = nearest)
+                    pa.field(
+                        "nearest_original_distance", pa.float32()
+                    ),  # to the nearest original track centroid of the run
+                    pa.field(
+                        "reid_rank", pa.int32()
+                    ),  # rank of the true original among all originals and donors (1 = nearest)
                     pa.field("identity_distance", pa.float32()),  # to the cast identity's embedding
-                    pa.field("landmark_error", pa.float32()),  # re-fitted vs driving landmarks, mean / inter-ocular distance
-                    pa.field("landmark_score", pa.float32()),  # the study's score: summed distances of min-max normalised sets
+                    pa.field(
+                        "landmark_error", pa.float32()
+                    ),  # re-fitted vs driving landmarks, mean / inter-ocular distance
+                    pa.field(
+                        "landmark_score", pa.float32()
+                    ),  # the study's score: summed distances of min-max normalised sets
                     pa.field("original_eye_open_left", pa.float32()),
                     pa.field("swapped_eye_open_left", pa.float32()),
                     pa.field("original_eye_open_right", pa.float32()),
@@ -295,12 +333,17 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("swapped_mouth_corners", pa.float32()),
                     pa.field("original_brow_height", pa.float32()),
                     pa.field("swapped_brow_height", pa.float32()),
-                    pa.field("leak_faces", pa.int32()),  # faces the independent detector found in the frame that match no face row
+                    pa.field(
+                        "leak_faces", pa.int32()
+                    ),  # faces the independent detector found in the frame that match no face row
                     pa.field("status", pa.string(), nullable=False),  # pass | reject
-                    pa.field("reasons", pa.list_(pa.string()), nullable=False),  # every reason that applied; empty on pass
+                    pa.field(
+                        "reasons", pa.list_(pa.string()), nullable=False
+                    ),  # every reason that applied; empty on pass
                 ]
             ),
             "one row per face per frame per variant (and per frame without a face): measures and verdict",
+            INTERIM / "gates.parquet",
         ),
         TableSpec(
             "gate_clips",
@@ -310,12 +353,15 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("clip_id", pa.string(), nullable=False),
                     pa.field("variant", pa.int32(), nullable=False),
                     pa.field("feature", pa.string(), nullable=False),  # an expression feature, or "mean"
-                    pa.field("pcc", pa.float32()),  # Pearson correlation, original vs swapped series; null when undefined
+                    pa.field(
+                        "pcc", pa.float32()
+                    ),  # Pearson correlation, original vs swapped series; null when undefined
                     pa.field("rmse", pa.float32()),
                     pa.field("frames", pa.int32(), nullable=False),  # frames in the series
                 ]
             ),
             "expression preservation per clip and variant: one row per feature plus their mean",
+            INTERIM / "gate_clips.parquet",
         ),
         TableSpec(
             "augment",
@@ -324,20 +370,25 @@ SPECS: dict[str, TableSpec] = {
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
                     pa.field("variant", pa.int32(), nullable=False),
-                    pa.field("copy", pa.int32(), nullable=False),  # 0: the swapped frame as it is; 1..: augmented copies
+                    pa.field(
+                        "copy", pa.int32(), nullable=False
+                    ),  # 0: the swapped frame as it is; 1..: augmented copies
                     pa.field("frame_idx", pa.int32(), nullable=False),
                     pa.field("source_image", pa.string(), nullable=False),  # relative to data/swapped
                     pa.field("image", pa.string()),  # relative to data/augmented; null for copy 0 and for skipped rows
                     pa.field("label_original", pa.string()),
                     pa.field("label", pa.string()),  # after the flip map, when the draw flipped the frame
                     pa.field("flipped", pa.bool_(), nullable=False),
-                    pa.field("replay", pa.string()),  # JSON: albumentations' replay record of this exact draw; null for copy 0
+                    pa.field(
+                        "replay", pa.string()
+                    ),  # JSON: albumentations' replay record of this exact draw; null for copy 0
                     pa.field("faces", pa.list_(FACE_STRUCT)),  # every face of the frame, moved with the image
                     pa.field("status", pa.string(), nullable=False),  # ok | skipped
                     pa.field("reason", pa.string()),
                 ]
             ),
             "one row per published image candidate: each passing frame (copy 0) and its augmented copies",
+            INTERIM / "augment.parquet",
         ),
         TableSpec(
             "dataset_frames",
@@ -369,6 +420,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per published image of the dataset",
+            MANIFEST / "frames.parquet",
         ),
         TableSpec(
             "dataset_rejects",
@@ -384,6 +436,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "every frame (or augmented copy) that is not in the dataset, and why",
+            MANIFEST / "rejects.parquet",
         ),
         TableSpec(
             "dataset_identities",
@@ -402,6 +455,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per synthetic identity of the cast",
+            MANIFEST / "identities.parquet",
         ),
         TableSpec(
             "dataset_clips",
@@ -420,6 +474,7 @@ SPECS: dict[str, TableSpec] = {
                 ]
             ),
             "one row per source clip",
+            MANIFEST / "clips.parquet",
         ),
     ]
 }
@@ -465,15 +520,23 @@ def to_arrow(name: str, data: pa.Table | pd.DataFrame | list[dict]) -> pa.Table:
     return data
 
 
-def write(name: str, data: pa.Table | pd.DataFrame | list[dict], path: str | Path) -> Path:
-    """Write a table atomically with its name and schema version in the metadata."""
+def location(name: str, where: str | Path) -> Path:
+    """The table's file in folder ``where`` (its file name from its spec), or ``where`` itself when it names a
+    ``.parquet`` file."""
+    where = Path(where)
+    return where if where.suffix == ".parquet" else where / spec(name).file
+
+
+def write(name: str, data: pa.Table | pd.DataFrame | list[dict], where: str | Path) -> Path:
+    """Write a table atomically into folder ``where`` (or to the file ``where``) with its name and schema
+    version in the metadata."""
     s = spec(name)
+    path = location(name, where)
     table = to_arrow(name, data)
     meta = dict(table.schema.metadata or {})
     meta[META_NAME] = s.name.encode()
     meta[META_VERSION] = str(s.version).encode()
     table = table.replace_schema_metadata(meta)
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -487,24 +550,32 @@ def write(name: str, data: pa.Table | pd.DataFrame | list[dict], path: str | Pat
     return path
 
 
-def read(name: str, path: str | Path) -> pa.Table:
-    """Read a table and check that it was written under the current contract."""
+def read(name: str, where: str | Path) -> pa.Table:
+    """Read a table from folder ``where`` (or the file ``where``) and check that it was written under the
+    current contract."""
     s = spec(name)
-    path = Path(path)
+    path = location(name, where)
     if not path.is_file():
         raise TableError(f"{path}: table '{name}' not found (run the stage that writes it)")
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TableError(
+            f"{path}: table '{name}' cannot be read as Parquet ({exc}); run the stage that writes it again"
+        ) from exc
     meta = table.schema.metadata or {}
     found = meta.get(META_NAME, b"").decode()
     version = meta.get(META_VERSION, b"").decode()
     if found != s.name:
         raise TableError(f"{path}: expected table '{s.name}', file holds '{found or 'no facecast table'}'")
     if version != str(s.version):
-        raise TableError(f"{path}: table '{name}' has schema version {version or 'none'}, this facecast reads {s.version}")
+        raise TableError(
+            f"{path}: table '{name}' has schema version {version or 'none'}, this facecast reads {s.version}"
+        )
     if not table.schema.remove_metadata().equals(s.schema):
         raise TableError(f"{path}: table '{name}' columns differ from schema version {s.version}")
     return table
 
 
-def read_df(name: str, path: str | Path) -> pd.DataFrame:
-    return read(name, path).to_pandas()
+def read_df(name: str, where: str | Path) -> pd.DataFrame:
+    return read(name, where).to_pandas()

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecast.errors import InputError
 from facecast.params import AugmentParams
-from facecast.stage import InputError
 
 
 def _pairs(*pairs: tuple[int, int]) -> tuple[int, ...]:
@@ -32,10 +32,22 @@ def _pairs(*pairs: tuple[int, int]) -> tuple[int, ...]:
 IBUG_MIRROR: tuple[int, ...] = _pairs(
     *[(i, 16 - i) for i in range(8)],  # jaw 0-16 (8 is the chin)
     *[(17 + i, 26 - i) for i in range(5)],  # brows 17-21 <-> 26-22
-    (31, 35), (32, 34),  # nostrils (27-30 nose bridge and 33 stay)
-    (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),  # eyes
-    (48, 54), (49, 53), (50, 52), (55, 59), (56, 58),  # outer lips (51, 57 stay)
-    (60, 64), (61, 63), (65, 67),  # inner lips (62, 66 stay)
+    (31, 35),
+    (32, 34),  # nostrils (27-30 nose bridge and 33 stay)
+    (36, 45),
+    (37, 44),
+    (38, 43),
+    (39, 42),
+    (40, 47),
+    (41, 46),  # eyes
+    (48, 54),
+    (49, 53),
+    (50, 52),
+    (55, 59),
+    (56, 58),  # outer lips (51, 57 stay)
+    (60, 64),
+    (61, 63),
+    (65, 67),  # inner lips (62, 66 stay)
 )
 
 

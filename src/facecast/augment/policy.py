@@ -19,7 +19,7 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
-from facecast.stage import InputError
+from facecast.errors import InputError
 
 KEY = "augment.policy"
 KEYPOINTS = A.KeypointParams(format="xy", remove_invisible=False)
@@ -48,7 +48,9 @@ def _unknown_transforms(node: Any) -> list[str]:
 def build(policy: dict[str, Any]) -> A.ReplayCompose:
     """The policy as a ReplayCompose that moves keypoints and boxes with the image."""
     if not isinstance(policy, dict) or not isinstance(policy.get("transform"), dict):
-        raise InputError(f"{KEY}: expected albumentations' serialisation, a mapping with a 'transform' mapping (what A.to_dict writes)")
+        raise InputError(
+            f"{KEY}: expected albumentations' serialisation, a mapping with a 'transform' mapping (what A.to_dict writes)"
+        )
     top = policy["transform"]
     declared = [k for k in _OWN if top.get(k)]
     if declared:
@@ -88,7 +90,9 @@ def check(compose: A.ReplayCompose) -> None:
             warnings.simplefilter("ignore")
             compose(image=image, keypoints=points, bboxes=boxes)
     except Exception as exc:
-        raise InputError(f"{KEY}: applying it to a test frame with a face box and landmarks fails: {type(exc).__name__}: {exc}") from exc
+        raise InputError(
+            f"{KEY}: applying it to a test frame with a face box and landmarks fails: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def draw_seed(seed: int, *ids: object) -> int:

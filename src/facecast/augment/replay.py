@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from facecast.stage import InputError
+from facecast.errors import InputError
 
 # The record is stored in every row of augment.parquet and of the dataset's manifest. The
 # default policy's is about 2.5 kB; an affine or a blur kernel stays far below this, while a

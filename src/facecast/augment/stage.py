@@ -33,9 +33,9 @@ from facecast.augment import policy as policy_mod
 from facecast.augment.frame import Face, Result, clip_box, draw, replay
 from facecast.augment.labels import FlipLabels
 from facecast.augment.replay import dumps, loads
+from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
-from facecast.params import AugmentParams
-from facecast.stage import InputError
+from facecast.params import AugmentParams, Params
 
 FACE_KEY = ["clip_id", "variant", "frame_idx", "track_id"]
 
@@ -59,12 +59,18 @@ def _points(value) -> np.ndarray | None:
 def published(gates: pd.DataFrame) -> pd.DataFrame:
     """One row per (clip, variant, frame) whose every gates row passed, with its image."""
     key = ["clip_id", "variant", "frame_idx"]
-    frames = gates.assign(ok=gates["status"] == "pass").groupby(key, sort=True).agg(ok=("ok", "all"), image=("image", "first"))
+    frames = (
+        gates.assign(ok=gates["status"] == "pass")
+        .groupby(key, sort=True)
+        .agg(ok=("ok", "all"), image=("image", "first"))
+    )
     frames = frames[frames["ok"]].reset_index()
     missing = frames[frames["image"].isna()]
     if len(missing):
         r = missing.iloc[0]
-        raise InputError(f"gates.parquet passes {r.clip_id} variant {r.variant} frame {r.frame_idx}, which has no image; run gate again")
+        raise InputError(
+            f"gates.parquet passes {r.clip_id} variant {r.variant} frame {r.frame_idx}, which has no image; run gate again"
+        )
     return frames[[*key, "image"]]
 
 
@@ -75,14 +81,19 @@ def _face_tables(gates, swaps, faces) -> tuple[pd.DataFrame, pd.DataFrame]:
     return g.merge(s, on=FACE_KEY, how="outer", indicator="found"), f
 
 
-def frames_to_publish(gates: pd.DataFrame, swaps: pd.DataFrame, faces: pd.DataFrame, frames: pd.DataFrame) -> list[Frame]:
+def frames_to_publish(
+    gates: pd.DataFrame, swaps: pd.DataFrame, faces: pd.DataFrame, frames: pd.DataFrame
+) -> list[Frame]:
     """Every published frame with its label and faces; tables that do not agree are an error."""
     pub = published(gates)
     pairs, boxes = _face_tables(gates, swaps, faces)
     keys = set(zip(pub["clip_id"], pub["variant"], pub["frame_idx"]))
     in_pub = [k in keys for k in zip(pairs["clip_id"], pairs["variant"], pairs["frame_idx"])]
     pairs = pairs[in_pub]
-    for side, table, other in (("left_only", "gates.parquet", "swaps.parquet"), ("right_only", "swaps.parquet", "gates.parquet")):
+    for side, table, other in (
+        ("left_only", "gates.parquet", "swaps.parquet"),
+        ("right_only", "swaps.parquet", "gates.parquet"),
+    ):
         odd = pairs[pairs["found"] == side]
         if len(odd):
             r = odd.iloc[0]
@@ -93,8 +104,13 @@ def frames_to_publish(gates: pd.DataFrame, swaps: pd.DataFrame, faces: pd.DataFr
     pairs = pairs.merge(boxes, on=["clip_id", "frame_idx", "track_id"], how="left")
     if pairs["bbox_x0"].isna().any():
         r = pairs[pairs["bbox_x0"].isna()].iloc[0]
-        raise InputError(f"swaps.parquet names a face faces.parquet lacks ({r.clip_id} frame {r.frame_idx} track {r.track_id}); run swap again")
-    labels = {(r.clip_id, int(r.frame_idx)): r.label for r in frames[["clip_id", "frame_idx", "label"]].itertuples(index=False)}
+        raise InputError(
+            f"swaps.parquet names a face faces.parquet lacks ({r.clip_id} frame {r.frame_idx} track {r.track_id}); run swap again"
+        )
+    labels = {
+        (r.clip_id, int(r.frame_idx)): r.label
+        for r in frames[["clip_id", "frame_idx", "label"]].itertuples(index=False)
+    }
     by_frame: dict[tuple, list] = {}
     for r in pairs.sort_values(FACE_KEY).itertuples(index=False):
         by_frame.setdefault((r.clip_id, int(r.variant), int(r.frame_idx)), []).append(r)
@@ -102,11 +118,17 @@ def frames_to_publish(gates: pd.DataFrame, swaps: pd.DataFrame, faces: pd.DataFr
     for r in pub.itertuples(index=False):
         key = (r.clip_id, int(r.frame_idx))
         if key not in labels:
-            raise InputError(f"gates.parquet passes {r.clip_id} frame {r.frame_idx}, which frames.parquet lacks; run ingest and the stages after it again")
+            raise InputError(
+                f"gates.parquet passes {r.clip_id} frame {r.frame_idx}, which frames.parquet lacks; run ingest and the stages after it again"
+            )
         label = labels[key] if isinstance(labels[key], str) else None
         face_list = [
-            Face(int(f.track_id), f.identity_id if isinstance(f.identity_id, str) else None,
-                 np.array([f.bbox_x0, f.bbox_y0, f.bbox_x1, f.bbox_y1], np.float32), _points(f.landmarks))
+            Face(
+                int(f.track_id),
+                f.identity_id if isinstance(f.identity_id, str) else None,
+                np.array([f.bbox_x0, f.bbox_y0, f.bbox_x1, f.bbox_y1], np.float32),
+                _points(f.landmarks),
+            )
             for f in by_frame.get((r.clip_id, int(r.variant), int(r.frame_idx)), [])
         ]
         out.append(Frame(r.clip_id, int(r.variant), int(r.frame_idx), r.image, label, face_list))
@@ -146,13 +168,23 @@ class ClipAugmenter:
     """The copies of one (clip, variant): its frames in order, their images read once."""
 
     def __init__(self, frames: list[Frame], compose, labels: FlipLabels, params: AugmentParams, seed: int):
-        self.frames, self.compose, self.labels, self.params, self.seed = frames, compose, labels, params, seed
+        self.frames, self.compose, self.labels, self.params, self.seed = (frames, compose, labels, params, seed)
 
     def _row(self, fr: Frame, copy: int, **values) -> dict:
         row = {
-            "clip_id": fr.clip_id, "variant": fr.variant, "copy": copy, "frame_idx": fr.frame_idx,
-            "source_image": fr.image, "image": None, "label_original": fr.label, "label": fr.label,
-            "flipped": False, "replay": None, "faces": None, "status": "ok", "reason": None,
+            "clip_id": fr.clip_id,
+            "variant": fr.variant,
+            "copy": copy,
+            "frame_idx": fr.frame_idx,
+            "source_image": fr.image,
+            "image": None,
+            "label_original": fr.label,
+            "label": fr.label,
+            "flipped": False,
+            "replay": None,
+            "faces": None,
+            "status": "ok",
+            "reason": None,
         }
         row.update(values)
         return row
@@ -165,10 +197,20 @@ class ClipAugmenter:
         if why is None and result.lost:
             why = f"face left the frame: the box of track(s) {', '.join(map(str, result.lost))} is outside the augmented image"
         if why is not None:
-            return self._row(fr, copy, label=None, flipped=result.mirrored, replay=record_text, status="skipped", reason=why)
+            return self._row(
+                fr, copy, label=None, flipped=result.mirrored, replay=record_text, status="skipped", reason=why
+            )
         name = image_name(fr.clip_id, fr.variant, copy, fr.frame_idx)
         _write_jpeg(out / name, result.image, self.params.jpeg_quality)
-        return self._row(fr, copy, image=name, label=label, flipped=result.mirrored, replay=record_text, faces=_face_records(result.faces))
+        return self._row(
+            fr,
+            copy,
+            image=name,
+            label=label,
+            flipped=result.mirrored,
+            replay=record_text,
+            faces=_face_records(result.faces),
+        )
 
     def _load(self, fr: Frame, swapped: Path) -> tuple[np.ndarray, list[Face]]:
         image = read_rgb(swapped / fr.image)
@@ -176,7 +218,9 @@ class ClipAugmenter:
         faces = [Face(f.track_id, f.identity_id, clip_box(f.bbox, w, h), f.landmarks) for f in fr.faces]
         empty = [f.track_id for f in faces if f.bbox[2] <= f.bbox[0] or f.bbox[3] <= f.bbox[1]]
         if empty:
-            raise InputError(f"faces.parquet: the box of {fr.clip_id} frame {fr.frame_idx} track {empty[0]} lies outside the frame")
+            raise InputError(
+                f"faces.parquet: the box of {fr.clip_id} frame {fr.frame_idx} track {empty[0]} lies outside the frame"
+            )
         return image, faces
 
     def run(self, swapped: Path, out: Path) -> list[dict]:
@@ -193,7 +237,9 @@ class ClipAugmenter:
                     rows.append(self._result(fr, copy, dumps(record), result, out))
                     continue
                 if copy not in drawn:  # the clip's first published frame draws for the whole clip
-                    record, _ = draw(self.compose, policy_mod.draw_seed(self.seed, fr.clip_id, fr.variant, copy), image, faces)
+                    record, _ = draw(
+                        self.compose, policy_mod.draw_seed(self.seed, fr.clip_id, fr.variant, copy), image, faces
+                    )
                     text = dumps(record)
                     drawn[copy] = (text, loads(text))  # every frame replays exactly what is stored
                 text, record = drawn[copy]
@@ -209,14 +255,22 @@ def _metrics(rows: pd.DataFrame, gated: int, published_frames: int, params: Augm
         "frames": {"gated": gated, "published": published_frames, "rejected_by_gate": gated - published_frames},
         "copies": params.copies,
         "per_frame": params.per_frame,
-        "rows": {"total": len(rows), "by_status": {k: int(v) for k, v in rows["status"].value_counts().sort_index().items()}},
+        "rows": {
+            "total": len(rows),
+            "by_status": {k: int(v) for k, v in rows["status"].value_counts().sort_index().items()},
+        },
         "by_copy": {
-            str(c): {k: int(v) for k, v in g["status"].value_counts().sort_index().items()} for c, g in rows.groupby("copy")
+            str(c): {k: int(v) for k, v in g["status"].value_counts().sort_index().items()}
+            for c, g in rows.groupby("copy")
         },
         "images_written": int(aug["image"].notna().sum()),
         "flipped": {"written": int((aug["flipped"] & (aug["status"] == "ok")).sum()), "skipped": len(flip_skips)},
-        "label_changed": int((aug["status"].eq("ok") & aug["label"].ne(aug["label_original"]) & aug["label_original"].notna()).sum()),
-        "skipped_flips_by_label": {str(k): int(v) for k, v in flip_skips["label_original"].value_counts().sort_index().items()},
+        "label_changed": int(
+            (aug["status"].eq("ok") & aug["label"].ne(aug["label_original"]) & aug["label_original"].notna()).sum()
+        ),
+        "skipped_flips_by_label": {
+            str(k): int(v) for k, v in flip_skips["label_original"].value_counts().sort_index().items()
+        },
         "skipped_reasons": dict(sorted(Counter(str(r).split(":")[0] for r in skipped["reason"]).items())),
         "wall_s": round(wall, 3),
         "images_per_s": round(int(aug["image"].notna().sum()) / wall, 2) if wall > 0 else None,
@@ -229,12 +283,9 @@ def augment(params: AugmentParams, seed: int, interim: Path, swapped: Path, out:
     compose = policy_mod.build(params.policy)
     policy_mod.check(compose)
     labels = FlipLabels.from_params(params)
-    gates = tables.read_df("gates", interim / "gates.parquet")
+    gates = tables.read_df("gates", interim)
     frames = frames_to_publish(
-        gates,
-        tables.read_df("swaps", interim / "swaps.parquet"),
-        tables.read_df("faces", interim / "faces.parquet"),
-        tables.read_df("frames", interim / "frames.parquet"),
+        gates, tables.read_df("swaps", interim), tables.read_df("faces", interim), tables.read_df("frames", interim)
     )
     by_clip: dict[tuple[str, int], list[Frame]] = {}
     for fr in frames:
@@ -244,8 +295,23 @@ def augment(params: AugmentParams, seed: int, interim: Path, swapped: Path, out:
         for key in tqdm(sorted(by_clip), desc="augment", unit="clip", disable=None):
             rows.extend(ClipAugmenter(by_clip[key], compose, labels, params, seed).run(swapped, tmp))
     rows.sort(key=lambda r: (r["clip_id"], r["variant"], r["copy"], r["frame_idx"]))
-    path = tables.write("augment", rows, interim / "augment.parquet")
+    path = tables.write("augment", rows, interim)
     gated = gates.groupby(["clip_id", "variant", "frame_idx"]).ngroups
     result = _metrics(tables.read_df("augment", path), gated, len(frames), params, time.perf_counter() - start)
     write_json(metrics, result)
     return result
+
+
+SECTIONS = ("augment",)  # the sections of params.yaml this stage reads (and seed)
+
+
+def run(p: Params) -> None:
+    """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
+    augment(
+        p.augment,
+        p.seed,
+        interim=tables.INTERIM,
+        swapped=tables.SWAPPED,
+        out=tables.AUGMENTED,
+        metrics=tables.METRICS / "augment.json",
+    )

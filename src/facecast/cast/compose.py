@@ -33,7 +33,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.cast import align, morph, reshape
+from facecast.cast import morph, reshape
+from facecast.geometry.canonical import align, canonical_matrix, mean_shape
+from facecast.geometry.landmarks import eye_centres
+from facecast.geometry.outline import face_outline, frame_points
+from facecast.geometry.transforms import apply
 
 # Landmarks of each composed feature (iBUG 68): brows + eyes, nose, mouth. The rest is the face blend.
 FEATURES: dict[str, tuple[int, ...]] = {
@@ -98,10 +102,10 @@ class Recipe:
 def prepare(references: Mapping[str, tuple[np.ndarray, np.ndarray]], size: int) -> Prepared:
     """Align each donor's reference face (RGB image, 68 landmarks) to the donors' mean shape in a ``size`` frame."""
     ids = tuple(sorted(references))
-    mean = align.mean_shape([references[d][1] for d in ids], size)
+    mean = mean_shape([references[d][1] for d in ids], size)
     images, shapes = {}, {}
     for d in ids:
-        images[d], shapes[d] = align.align(*references[d], mean, size)
+        images[d], shapes[d] = align(*references[d], mean, size)
     return Prepared(ids, images, shapes, mean, size)
 
 
@@ -159,17 +163,17 @@ def shape(prepared: Prepared, recipe: Recipe) -> np.ndarray:
     if recipe.away_from is not None:
         out = out + recipe.away * (out - prepared.shapes[recipe.away_from])
     out = reshape.reshape(out, recipe.edits)
-    return align.apply(align.canonical_matrix(out, prepared.size), out)
+    return apply(canonical_matrix(out, prepared.size), out)
 
 
 def warp_points(landmarks: np.ndarray, size: int) -> np.ndarray:
     """The points a face is warped by: 68 landmarks, forehead points, frame corners and edge midpoints."""
-    return np.vstack([align.face_outline(landmarks), align.frame_points(size)])
+    return np.vstack([face_outline(landmarks), frame_points(size)])
 
 
 def feature_region(landmarks: np.ndarray, idx: Sequence[int], size: int) -> np.ndarray:
     """Float32 (size, size, 1) feathered region of one feature: its landmarks' hull, grown by FEATURE_GROW IOD."""
-    left, right = align.eye_centres(landmarks)
+    left, right = eye_centres(landmarks)
     grow = FEATURE_GROW * float(np.linalg.norm(right - left))
     return morph.hull_mask(landmarks[list(idx)], size, size, grow=grow, sigma=grow / 2)[..., None]
 
@@ -182,7 +186,7 @@ def render(prepared: Prepared, recipe: Recipe) -> tuple[np.ndarray, np.ndarray, 
     textures = [
         warp(prepared.images[d], warp_points(prepared.shapes[d], size)).astype(np.float32) for d in recipe.donor_ids
     ]
-    left, right = align.eye_centres(landmarks)
+    left, right = eye_centres(landmarks)
     sigma = DETAIL_SIGMA * float(np.linalg.norm(right - left))
 
     def detail(image: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from facecast.cast.synthesis import Identity
-from facecast.faces.attributes import FaceAudit
+from facecast.models.attributes import FaceAudit
 
 
 def _png(path: Path, image: np.ndarray) -> None:
@@ -33,7 +33,10 @@ def write_identity(folder: Path, identity_id: str, identity: Identity) -> str:
 
 
 def declared_categories(
-    slot: Mapping[str, str], donor_ids: Sequence[str], weights: Sequence[float], donor_categories: Mapping[str, Mapping[str, str]]
+    slot: Mapping[str, str],
+    donor_ids: Sequence[str],
+    weights: Sequence[float],
+    donor_categories: Mapping[str, Mapping[str, str]],
 ) -> dict[str, str]:
     """The identity's declared category per attribute.
 
@@ -78,7 +81,9 @@ def identity_row(
         "declared": dict(declared),
         "measured_age": None if audit is None or audit.age_years is None else float(audit.age_years),
         "measured_sex": None if audit is None else audit.sex,
-        "measured_sex_confidence": None if audit is None or audit.sex_confidence is None else float(audit.sex_confidence),
+        "measured_sex_confidence": None
+        if audit is None or audit.sex_confidence is None
+        else float(audit.sex_confidence),
         "ita_deg": None if audit is None else _nan_to_none(audit.ita_deg),
         "ita_category": None if audit is None else audit.ita_category,
         "fitzpatrick_approx": None if audit is None else audit.fitzpatrick_approx,

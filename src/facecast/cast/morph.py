@@ -1,8 +1,8 @@
 """Morphing donors into an identity: convex texture blends and feathered face masks.
 
-The piecewise-affine warp itself is :class:`facecast.swap.geometry.Warp`
+The piecewise-affine warp itself is :class:`facecast.geometry.warp.Warp`
 (re-exported here): donors are warped onto the blended shape with it. Add
-:func:`facecast.cast.align.frame_points` to both point sets to cover the
+:func:`facecast.geometry.outline.frame_points` to both point sets to cover the
 whole frame.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from facecast.cast.align import face_outline
-from facecast.swap.geometry import Warp
+from facecast.geometry.outline import face_outline
+from facecast.geometry.warp import Warp
 
 __all__ = ["Warp", "blend", "to_uint8", "hull_mask", "face_mask"]
 

@@ -39,8 +39,8 @@ import pandas as pd
 from scipy.optimize import linprog
 from scipy.spatial.distance import cdist
 
+from facecast.errors import InputError
 from facecast.params import SHARE_TOLERANCE, CastParams
-from facecast.stage import InputError
 
 OK = "ok"
 LP_TOLERANCE = 1e-9
@@ -89,10 +89,10 @@ def _category(attribute: str, raw: object, params: CastParams) -> tuple[str | No
     value = str(raw).strip()
     if attribute in params.bins:
         if value not in params.bins[attribute]:
-            return None, "unbinned_value", f"{attribute} '{value}' is not in cast.bins.{attribute}"
+            return (None, "unbinned_value", f"{attribute} '{value}' is not in cast.bins.{attribute}")
         return params.bins[attribute][value], None, None
     if value not in params.quotas[attribute]:
-        return None, "unbinned_value", f"{attribute} '{value}' is not a category of cast.quotas.{attribute}"
+        return (None, "unbinned_value", f"{attribute} '{value}' is not a category of cast.quotas.{attribute}")
     return value, None, None
 
 
@@ -360,10 +360,7 @@ def identity_slots(targets: Targets, params: CastParams) -> pd.DataFrame:
 
 
 def excluded_tracks(
-    tracks: pd.DataFrame,
-    identities: pd.DataFrame,
-    donor_centroids: Mapping[str, np.ndarray],
-    max_distance: float,
+    tracks: pd.DataFrame, identities: pd.DataFrame, donor_centroids: Mapping[str, np.ndarray], max_distance: float
 ) -> dict[str, set[tuple[str, int]]]:
     """Per identity, the tracks it must not play because it or one of its donors looks like the track's person.
 
@@ -395,7 +392,9 @@ def _draws(seed: int, n: int, *ids: object) -> np.ndarray:
     return np.random.default_rng(entropy).random(n)
 
 
-def _balance_cells(w: np.ndarray, u: np.ndarray, track: np.ndarray, allowed: np.ndarray, share: np.ndarray) -> np.ndarray:
+def _balance_cells(
+    w: np.ndarray, u: np.ndarray, track: np.ndarray, allowed: np.ndarray, share: np.ndarray
+) -> np.ndarray:
     """A cell for every item so that each cell's frames come close to ``share`` of all frames.
 
     ``w``: frames per item, ``u``: its own uniform draw, ``track``: its track row,
@@ -511,7 +510,9 @@ def cast_tracks(
         (t, v), c = items[i], cell[i]
         mine = taken.setdefault(t, set())
         rank = _draws(seed, len(id_cell), *keys[t], v)
-        candidates = sorted((j for j in np.flatnonzero((id_cell == c) & may[t]) if j not in mine), key=lambda j: -rank[j])
+        candidates = sorted(
+            (j for j in np.flatnonzero((id_cell == c) & may[t]) if j not in mine), key=lambda j: -rank[j]
+        )
         room = [j for j in candidates if load[j] < even[c] or (load[j] == even[c] and over[c] < extra[c])]
         j = room[0] if room else min(candidates, key=lambda j: load[j])
         over[c] += load[j] == even[c]
@@ -529,7 +530,9 @@ def cast_tracks(
             short.append(f"clip {key[0]} track {key[1]} variant {v}: {reason}")
             rows.append((*key, v, None, int(n_frames[t]), "uncastable", reason))
     if short and on_shortfall == "error":
-        raise ShortfallError("tracks no synthetic identity may play (cast.on_shortfall: error):\n  " + "\n  ".join(short))
+        raise ShortfallError(
+            "tracks no synthetic identity may play (cast.on_shortfall: error):\n  " + "\n  ".join(short)
+        )
     out = pd.DataFrame(rows, columns=["clip_id", "track_id", "variant", "identity_id", "frames", "status", "reason"])
     return out.sort_values(["clip_id", "track_id", "variant"], ignore_index=True)
 
@@ -555,8 +558,14 @@ def share_report(casting: pd.DataFrame, identities: pd.DataFrame, targets: Targe
         frame_share = float(done.loc[select(done), "frames"].sum()) / total if total else 0.0
         identity_share = float(select(identities).mean()) if len(identities) else 0.0
         achieved = frame_share if balance_by == "frames" else identity_share
-        return {**names, "target": float(target), "frame_share": frame_share, "identity_share": identity_share,
-                "achieved": achieved, "gap": achieved - float(target)}
+        return {
+            **names,
+            "target": float(target),
+            "frame_share": frame_share,
+            "identity_share": identity_share,
+            "achieved": achieved,
+            "gap": achieved - float(target),
+        }
 
     categories = [
         row(lambda d, a=a, c=c: d[a] == c, share, attribute=a, category=c)

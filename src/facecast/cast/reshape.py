@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.cast.align import eye_centres
+from facecast.geometry.landmarks import eye_centres
 
 # name: (value at -1, value at +1); the value at 0 is 1 for scales and 0 for shifts.
 EDITS: dict[str, tuple[float, float]] = {

@@ -36,12 +36,13 @@ from tqdm import tqdm
 
 from facecast import tables
 from facecast.cast import quotas
-from facecast.cast.donors import frontal_faces, load_donor_faces, read_donors_csv, unusable_donors
+from facecast.cast.donor_pool import frontal_faces, load_donor_faces, unusable_donors
 from facecast.cast.identity_files import declared_categories, identity_row, write_identity
 from facecast.cast.synthesis import Identity, SynthesisFailed, synthesise
-from facecast.faces.attributes import audit_face
 from facecast.io.atomic import atomic_dir, write_json
-from facecast.params import CastParams
+from facecast.io.donors import read_donors_csv
+from facecast.models.attributes import audit_face
+from facecast.params import CastParams, Params
 
 FAILED = "failed"
 
@@ -53,11 +54,13 @@ def _donor_centroids(donor_tracks: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def _casting_tracks(interim: Path) -> pd.DataFrame:
     """Every track with its clip's subject_id (null when unknown)."""
-    tracks = tables.read_df("tracks", interim / "tracks.parquet")
-    clips = tables.read_df("clips", interim / "clips.parquet")[["clip_id", "subject_id"]]
+    tracks = tables.read_df("tracks", interim)
+    clips = tables.read_df("clips", interim)[["clip_id", "subject_id"]]
     unknown = sorted(set(tracks["clip_id"]) - set(clips["clip_id"]))
     if unknown:
-        raise tables.TableError(f"tracks.parquet has clips not in clips.parquet: {', '.join(unknown)} (rerun ingest and faces)")
+        raise tables.TableError(
+            f"tracks.parquet has clips not in clips.parquet: {', '.join(unknown)} (rerun ingest and faces)"
+        )
     return tracks.merge(clips, on="clip_id", how="left")
 
 
@@ -96,7 +99,7 @@ def _nearest_identities(rows: list[dict]) -> None:
             continue
         d = cdist([r["embedding"]], [o["embedding"] for o in others])[0]
         j = int(np.argmin(d))
-        r["nearest_identity_id"], r["nearest_identity_distance"] = others[j]["identity_id"], float(d[j])
+        r["nearest_identity_id"], r["nearest_identity_distance"] = (others[j]["identity_id"], float(d[j]))
 
 
 def _check_failures(rows: list[dict], slots: pd.DataFrame, targets: quotas.Targets, params: CastParams) -> dict:
@@ -132,13 +135,15 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
     start = time.perf_counter()
     donors_dir, interim, out = Path(donors_dir), Path(interim), Path(out)
     declared = read_donors_csv(donors_dir)
-    donor_faces = tables.read_df("donor_faces", interim / "donor_faces.parquet")
-    centroids = _donor_centroids(tables.read_df("donor_tracks", interim / "donor_tracks.parquet"))
+    donor_faces = tables.read_df("donor_faces", interim)
+    centroids = _donor_centroids(tables.read_df("donor_tracks", interim))
     tracks = _casting_tracks(interim)
 
     ids = declared["donor_id"].tolist()
     unusable = unusable_donors(ids, donor_faces, params.frontal_max_deg)
-    unusable.update({d: "no embedding centroid in donor_tracks.parquet" for d in ids if d not in centroids and d not in unusable})
+    unusable.update(
+        {d: "no embedding centroid in donor_tracks.parquet" for d in ids if d not in centroids and d not in unusable}
+    )
     g = quotas.gallery(declared, params, unusable)
     quotas.check_gallery(g)
     targets = quotas.joint_targets(g, params)
@@ -167,7 +172,9 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
                 made[identity_id] = identity.embedding
                 audit = audit_face(identity.face, identity.landmarks.reshape(-1))
                 face_path = write_identity(folder, identity_id, identity)
-                rows.append(identity_row(identity_id, params.method, categories, identity, audit, face_path, quotas.OK, None))
+                rows.append(
+                    identity_row(identity_id, params.method, categories, identity, audit, face_path, quotas.OK, None)
+                )
             else:
                 rows.append(identity_row(identity_id, params.method, categories, identity, None, None, FAILED, failure))
         _nearest_identities(rows)
@@ -193,8 +200,8 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
             excluded=excluded,
             on_shortfall=params.on_shortfall,
         )
-        tables.write("identities", rows, tmp / "identities.parquet")
-        tables.write("casting", casting, tmp / "casting.parquet")
+        tables.write("identities", rows, tmp)
+        tables.write("casting", casting, tmp)
 
     report = quotas.share_report(casting, cast_ids, targets, params.balance_by)
     result = {
@@ -202,9 +209,10 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
         "identities_requested": int(len(slots)),
         "identities_made": len(ok_rows),
         **failures,
-        "gallery": {"donors": len(ids), "usable_per_cell": {
-            quotas.cell_label(g.attributes, c): int(n) for c, n in zip(g.cells, g.donor_counts)
-        }},
+        "gallery": {
+            "donors": len(ids),
+            "usable_per_cell": {quotas.cell_label(g.attributes, c): int(n) for c, n in zip(g.cells, g.donor_counts)},
+        },
         "quota_fit": targets.report.to_dict(orient="records"),
         "nearest_donor_distance": _spread(r["nearest_donor_distance"] for r in ok_rows),
         "nearest_identity_distance": _spread(r["nearest_identity_distance"] for r in ok_rows),
@@ -216,3 +224,18 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
     }
     write_json(metrics, result)
     return result
+
+
+SECTIONS = ("input", "cast")  # the sections of params.yaml this stage reads (and seed)
+
+
+def run(p: Params) -> None:
+    """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
+    cast(
+        Path(p.input.donors),
+        p.cast,
+        p.seed,
+        interim=tables.INTERIM,
+        out=tables.CAST,
+        metrics=tables.METRICS / "cast.json",
+    )

@@ -4,7 +4,7 @@ Method ``morph`` (in the spirit of k-Same-M: faces are blended on a shape and
 texture model, not as pixels, so nothing ghosts):
 
 1. *Prepare.* Each donor's most frontal, most neutral face
-   (:func:`facecast.cast.align.frontality`) is similarity-aligned to the
+   (:func:`facecast.geometry.landmarks.frontality`) is similarity-aligned to the
    donors' own Procrustes mean shape in the canonical frame.
 2. *Candidates.* A :class:`facecast.cast.compose.Recipe` blends ``k`` donors
    with random convex weights, separately for the face and for each feature,
@@ -36,7 +36,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from facecast.cast import align, compose
+from facecast.cast import compose
+from facecast.geometry.canonical import MIN_SIZE
+from facecast.geometry.landmarks import frontality
 
 METHODS = ("morph",)
 RESTART_AFTER = 12  # attempts without a better margin before the search draws a fresh recipe
@@ -107,11 +109,12 @@ def embed(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
     The 68-point predictor is fitted inside the landmarks' bounding box and the
     fitted shape aligns the 150x150 chip the ResNet embeds
-    (:mod:`facecast.faces.landmarks`, :mod:`facecast.faces.embed`). The faces
+    (:mod:`facecast.models.landmarks`, :mod:`facecast.models.embedding`). The faces
     stage fits inside an MTCNN box instead.
     """
-    from facecast.faces.embed import embed_chips, face_chips
-    from facecast.faces.landmarks import fit_shape, points_box
+    from facecast.geometry.boxes import points_box
+    from facecast.models.embedding import embed_chips, face_chips
+    from facecast.models.landmarks import fit_shape
 
     rgb = np.ascontiguousarray(image, dtype=np.uint8)
     shape = fit_shape(rgb, points_box(np.asarray(landmarks, np.float32)))
@@ -142,7 +145,7 @@ def reference_faces(donors: Mapping[str, Sequence[DonorFace]]) -> dict[str, tupl
         if not donors[d]:
             problems.append(f"{d}: no face")
         if usable:
-            out[d] = min(usable, key=lambda face: align.frontality(face[1]))
+            out[d] = min(usable, key=lambda face: frontality(face[1]))
     if problems:
         raise SynthesisError("donor faces that cannot be used: " + "; ".join(problems))
     return out
@@ -208,8 +211,8 @@ def synthesise(
         raise SynthesisError(f"unknown synthesis method '{method}' (known: {', '.join(METHODS)})")
     if not 1 <= k <= len(donors):
         raise SynthesisError(f"k must be between 1 and the number of donors given ({len(donors)}), got {k}")
-    if size < align.MIN_SIZE:
-        raise SynthesisError(f"size must be at least {align.MIN_SIZE} px, got {size}")
+    if size < MIN_SIZE:
+        raise SynthesisError(f"size must be at least {MIN_SIZE} px, got {size}")
     if max_attempts < 1:
         raise SynthesisError(f"max_attempts must be at least 1, got {max_attempts}")
     prepared = compose.prepare(reference_faces(donors), size)

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from facecast.faces.models import mtcnn
+from facecast.models.loaders import mtcnn
 from facecast.params import FacesParams
 
 

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from facecast.geometry.boxes import centre_inside, centres, iou_matrix
+
 LK_PARAMS = dict(winSize=(21, 21), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 MAX_FB_ERROR = 1.0  # px: a point whose backward flow misses its start by more is not trusted
 MIN_FLOW_POINTS = 4
@@ -64,19 +66,6 @@ class Track:
         return self.faces[-1].frame_idx
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box of ``a`` (n, 4) with every box of ``b`` (m, 4)."""
-    a = np.asarray(a, np.float64).reshape(-1, 1, 4)
-    b = np.asarray(b, np.float64).reshape(1, -1, 4)
-    w = (np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])).clip(0)
-    h = (np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])).clip(0)
-    inter = w * h
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    union = area_a + area_b - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def match(track_boxes: np.ndarray, det_boxes: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
     """(track index, detection index) pairs maximising total IoU, each pair at least ``min_iou``."""
     if len(track_boxes) == 0 or len(det_boxes) == 0:
@@ -86,19 +75,9 @@ def match(track_boxes: np.ndarray, det_boxes: np.ndarray, min_iou: float) -> lis
     return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
 
 
-def centre_inside(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(n, m) bool: whether point i lies inside box j."""
-    p = np.asarray(points, np.float64).reshape(-1, 1, 2)
-    b = np.asarray(boxes, np.float64).reshape(1, -1, 4)
-    return np.all((b[..., :2] <= p) & (p <= b[..., 2:]), axis=2)
-
-
-def centres(boxes: np.ndarray) -> np.ndarray:
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return (b[:, :2] + b[:, 2:]) / 2
-
-
-def match_centres(track_boxes: np.ndarray, det_boxes: np.ndarray, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def match_centres(
+    track_boxes: np.ndarray, det_boxes: np.ndarray, taken: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """Second-chance links among the tracks and detections ``taken`` left over: each box's centre inside
     the other box (the same face, boxed at another size), closest centres first."""
     used_t, used_d = {t for t, _ in taken}, {d for _, d in taken}
@@ -121,7 +100,7 @@ def track_points(gray: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None
         return np.asarray(landmarks, np.float32).reshape(-1, 2)
     h, w = gray.shape
     x0, y0, x1, y1 = box
-    mx, my = 0.15 * (x1 - x0), 0.15 * (y1 - y0)  # stay off the background around the face
+    mx, my = (0.15 * (x1 - x0), 0.15 * (y1 - y0))  # stay off the background around the face
     ix0, iy0 = int(max(0, np.floor(x0 + mx))), int(max(0, np.floor(y0 + my)))
     ix1, iy1 = int(min(w, np.ceil(x1 - mx))), int(min(h, np.ceil(y1 - my)))
     if ix1 - ix0 >= 4 and iy1 - iy0 >= 4:
@@ -162,7 +141,9 @@ def _fit(p0: np.ndarray, p1: np.ndarray, good: np.ndarray, size: float) -> Flow:
     return Flow(m, moved)
 
 
-def follow(prev_gray: np.ndarray, gray: np.ndarray, point_sets: Sequence[np.ndarray], sizes: Sequence[float]) -> list[Flow]:
+def follow(
+    prev_gray: np.ndarray, gray: np.ndarray, point_sets: Sequence[np.ndarray], sizes: Sequence[float]
+) -> list[Flow]:
     """Carry each set of points from ``prev_gray`` to ``gray`` (one flow computation for all sets)."""
     if not point_sets:
         return []
@@ -211,7 +192,9 @@ def interpolate(a: Face, b: Face, min_landmark_size: int) -> list[Face]:
         if a.points is not None and b.points is not None:
             face = replace(face, points=((1 - w) * a.points + w * b.points).astype(np.float32))
         elif face.height < min_landmark_size:
-            face = replace(face, status="too_small", reason=f"face {face.height:.0f} px high, under {min_landmark_size} px")
+            face = replace(
+                face, status="too_small", reason=f"face {face.height:.0f} px high, under {min_landmark_size} px"
+            )
         else:
             face = replace(face, status="no_landmarks", reason="interpolated between faces without usable landmarks")
         out.append(face)

@@ -44,14 +44,11 @@ import dlib
 import numpy as np
 
 from facecast.faces.detect import clip_boxes, detect_faces
-from facecast.faces.embed import Embedder, face_chips
-from facecast.faces.landmarks import fit_shape, shape_points, shape_problem
+from facecast.faces.embed import Embedder
 from facecast.faces.track import (
     MIN_VISIBLE,
     Face,
     Track,
-    centre_inside,
-    centres,
     follow,
     interpolate,
     match,
@@ -60,6 +57,9 @@ from facecast.faces.track import (
     track_points,
     visible_share,
 )
+from facecast.geometry.boxes import centre_inside, centres
+from facecast.models.embedding import face_chips
+from facecast.models.landmarks import fit_shape, shape_points, shape_problem
 from facecast.params import FacesParams
 
 MAX_REFIT_SHIFT = 0.15  # median landmark distance between refit and flow, as a share of the face height

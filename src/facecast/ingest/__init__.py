@@ -55,6 +55,6 @@ ingest_issues.parquet with its kind and a precise reason, counted in the metrics
 The input tree is only read: nothing under ``input.root`` is created or changed.
 """
 
-from facecast.ingest.run import ingest
+from facecast.ingest.stage import ingest
 
 __all__ = ["ingest"]

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from facecast.errors import InputError
 from facecast.ingest.issues import Issue
-from facecast.stage import InputError
 
 MAX_FRAME = 2**31 - 1  # frame numbers are int32 in every table
 MAX_LISTED = 20  # problems listed in one error message; the rest are counted

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from facecast.errors import InputError
 from facecast.ingest.issues import CLIPS, Issue
 from facecast.io.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, clip_kind
-from facecast.stage import InputError
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from facecast.errors import InputError
 from facecast.ingest.csvfile import fail, frame_number, non_empty, read_csv, require_columns, unused_columns
 from facecast.ingest.issues import LABELS, Issue
-from facecast.stage import InputError
 
 SEGMENT_COLUMNS = ("clip", "start_frame", "end_frame", "label")
 FRAME_COLUMNS = ("clip", "frame", "label")

@@ -53,7 +53,9 @@ def probe(source: ClipSource) -> Probe:
             for frame in frames:
                 shape = (frame.shape[1], frame.shape[0])
                 if size is not None and shape != size:
-                    return failed(f"frame {decoded} is {shape[0]}x{shape[1]}, the frames before it are {size[0]}x{size[1]}")
+                    return failed(
+                        f"frame {decoded} is {shape[0]}x{shape[1]}, the frames before it are {size[0]}x{size[1]}"
+                    )
                 size = shape
                 decoded += 1
     except (ClipError, cv2.error, OSError) as exc:

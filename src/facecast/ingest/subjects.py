@@ -34,7 +34,9 @@ def read_subjects(path: Path) -> tuple[list[SubjectRow], list[Issue]]:
     require_columns(table, SUBJECT_COLUMNS, "subjects")
     problems: list[str] = []
     rows = [
-        SubjectRow(number, non_empty(values, "clip", number, problems), non_empty(values, "subject_id", number, problems))
+        SubjectRow(
+            number, non_empty(values, "clip", number, problems), non_empty(values, "subject_id", number, problems)
+        )
         for number, values in table.rows
     ]
     fail(path, problems)
@@ -48,7 +50,9 @@ def assign_subjects(rows: list[SubjectRow], clip_ids: Collection[str]) -> tuple[
     issues = []
     for r in rows:
         if r.clip not in subjects:
-            issues.append(Issue(SUBJECTS, "unknown_clip", f"row {r.row}: {no_such_clip(r.clip, subjects)}", r.clip, r.row))
+            issues.append(
+                Issue(SUBJECTS, "unknown_clip", f"row {r.row}: {no_such_clip(r.clip, subjects)}", r.clip, r.row)
+            )
         elif r.clip not in first:
             first[r.clip] = r
             subjects[r.clip] = r.subject_id

@@ -97,3 +97,13 @@ def read_image(path: str | Path) -> np.ndarray:
     if frame is None:
         raise ClipError(f"{path}: image could not be decoded")
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def check_rgb(image: np.ndarray) -> np.ndarray:
+    """The image as a C-contiguous RGB uint8 array; ValueError naming what is wrong with it otherwise."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"image: expected an RGB uint8 array of shape (height, width, 3), got {got}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image: empty ({image.shape[1]}x{image.shape[0]} px)")
+    return np.ascontiguousarray(image)

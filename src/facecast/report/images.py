@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from facecast.errors import InputError
 from facecast.io.clips import ClipError, iter_frames, read_image
-from facecast.stage import InputError
 
 JPEG_QUALITY = 82
 
@@ -59,7 +59,9 @@ def original_frames(clip_id: str, path: Path, kind: str, wanted: set[int]) -> di
         raise InputError(f"original clip '{clip_id}': {exc}") from exc
     missing = sorted(wanted - set(out))
     if missing:
-        raise InputError(f"{path}: original clip '{clip_id}' ends before frame {missing[0]}, which the dataset publishes")
+        raise InputError(
+            f"{path}: original clip '{clip_id}' ends before frame {missing[0]}, which the dataset publishes"
+        )
     return out
 
 
@@ -92,7 +94,9 @@ class Pictures:
             if source is None:
                 raise InputError(f"clips.parquet has no clip '{clip_id}', which the dataset manifest names")
             if source.status != "ok":
-                raise InputError(f"clip '{clip_id}' is '{source.status}' in clips.parquet, yet the dataset publishes frames of it")
+                raise InputError(
+                    f"clip '{clip_id}' is '{source.status}' in clips.parquet, yet the dataset publishes frames of it"
+                )
             for i, frame in original_frames(clip_id, Path(source.path), source.kind, frames).items():
                 self.originals[(clip_id, i)] = frame
 
@@ -103,7 +107,9 @@ class Pictures:
         """The swapped frame; None where swap dropped it (gates records no image)."""
         key = (clip_id, variant, frame_idx)
         if key not in self.images:
-            raise InputError(f"gates.parquet has no row for {clip_id} variant {variant} frame {frame_idx}, which the dataset manifest names")
+            raise InputError(
+                f"gates.parquet has no row for {clip_id} variant {variant} frame {frame_idx}, which the dataset manifest names"
+            )
         image = self.images[key]
         if image is None:
             return None

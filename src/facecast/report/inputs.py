@@ -14,11 +14,25 @@ from pathlib import Path
 import pandas as pd
 
 from facecast import tables
-from facecast.stage import InputError
+from facecast.errors import InputError
 
-MANIFESTS = {"frames": "dataset_frames", "rejects": "dataset_rejects", "identities": "dataset_identities", "clips": "dataset_clips"}
+MANIFESTS = {
+    "frames": "dataset_frames",
+    "rejects": "dataset_rejects",
+    "identities": "dataset_identities",
+    "clips": "dataset_clips",
+}
 DISTANCE_COLUMNS = ("original_vs_original", "original_vs_cast", "swapped_vs_original", "swapped_vs_cast")
-GATE_KEYS = ("frames", "faces", "deid_distance", "reid_rank1_rate", "expression_mean_pcc", "landmark_error", "leaks_in_passed_frames", "reject_reasons")
+GATE_KEYS = (
+    "frames",
+    "faces",
+    "deid_distance",
+    "reid_rank1_rate",
+    "expression_mean_pcc",
+    "landmark_error",
+    "leaks_in_passed_frames",
+    "reject_reasons",
+)
 CAST_KEYS = ("categories", "balance_by")
 CATEGORY_KEYS = ("attribute", "category", "target", "achieved")
 
@@ -67,7 +81,9 @@ def read_plot_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         values = pd.to_numeric(df[c], errors="coerce")
         bad = values.isna() & df[c].notna()
         if bad.any():
-            raise InputError(f"{path}: column '{c}' holds a non-number at data row {int(bad.idxmax()) + 1}: {df[c][bad].iloc[0]!r}")
+            raise InputError(
+                f"{path}: column '{c}' holds a non-number at data row {int(bad.idxmax()) + 1}: {df[c][bad].iloc[0]!r}"
+            )
         df[c] = values
     return df[list(columns)]
 
@@ -84,7 +100,7 @@ def _cast_categories(data: dict, path: Path) -> None:
 def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
     """Read and check every input of the report."""
     manifest = dataset / "manifest"
-    read = {key: tables.read_df(name, manifest / f"{key}.parquet") for key, name in MANIFESTS.items()}
+    read = {key: tables.read_df(name, manifest) for key, name in MANIFESTS.items()}
     cast_metrics = read_metrics(metrics / "cast.json", CAST_KEYS, "cast")
     _cast_categories(cast_metrics, metrics / "cast.json")
     folder = plots / "landmark_score"
@@ -92,9 +108,9 @@ def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
         raise InputError(f"{folder}: plot folder not found (run stage gate)")
     return Inputs(
         **read,
-        gates=tables.read_df("gates", interim / "gates.parquet"),
-        gate_clips=tables.read_df("gate_clips", interim / "gate_clips.parquet"),
-        sources=tables.read_df("clips", interim / "clips.parquet"),
+        gates=tables.read_df("gates", interim),
+        gate_clips=tables.read_df("gate_clips", interim),
+        sources=tables.read_df("clips", interim),
         cast_metrics=cast_metrics,
         gate_metrics=read_metrics(metrics / "gates.json", GATE_KEYS, "gate"),
         distances=read_plot_csv(plots / "distances.csv", ("share", *DISTANCE_COLUMNS)),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from facecast.stage import InputError
+from facecast.errors import InputError
 
 NO_REASON = "(no reason recorded)"
 UNDECLARED = "(undeclared)"
@@ -140,7 +140,9 @@ def shares(cast_metrics: dict, frames: pd.DataFrame) -> list[ShareRow]:
     measured = _face_shares(frames, "measured", attributes, NOT_MEASURED)
     empty = 0.0 if len(frames) else None
     rows = [
-        ShareRow(a, k, _number(c["target"]), _number(c["achieved"]), declared.get((a, k), empty), measured.get((a, k), empty))
+        ShareRow(
+            a, k, _number(c["target"]), _number(c["achieved"]), declared.get((a, k), empty), measured.get((a, k), empty)
+        )
         for c in categories
         for a, k in [(str(c["attribute"]), str(c["category"]))]
     ]

@@ -20,14 +20,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from facecast import tables
+from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir
-from facecast.params import ReportParams
+from facecast.params import Params, ReportParams
 from facecast.report import sections
 from facecast.report.html import e, page
 from facecast.report.images import Pictures
 from facecast.report.inputs import Inputs, load
-from facecast.report.select import ShareRow, reject_counts, sheet_rows, shares
-from facecast.stage import InputError
+from facecast.report.select import ShareRow, reject_counts, shares, sheet_rows
 
 REJECTS_PER_REASON = 6  # sample of each reject reason on the page
 WARNING = (
@@ -40,23 +41,37 @@ WARNING = (
 def _check_clips(inp: Inputs) -> None:
     unknown = sorted(set(inp.frames["clip_id"]) - set(inp.clips["clip_id"]))
     if unknown:
-        raise InputError(f"dataset manifest frames.parquet names clip(s) {', '.join(unknown[:5])} that clips.parquet of the manifest lacks")
+        raise InputError(
+            f"dataset manifest frames.parquet names clip(s) {', '.join(unknown[:5])} that clips.parquet of the manifest lacks"
+        )
 
 
-SERIES = {"target": "target", "cast": "cast plan", "published": "published, declared", "measured": "published, measured"}
+SERIES = {
+    "target": "target",
+    "cast": "cast plan",
+    "published": "published, declared",
+    "measured": "published, measured",
+}
 
 
 def _write_plots(share_rows: list[ShareRow], counts: list[tuple[str, int]], folder: Path) -> None:
     """One bar per (category, series) in shares.csv, so DVC's bar templates draw them apart and ``plots diff`` by revision."""
     rows = [
-        {"bar": f"{s.attribute}: {s.category} ({label})", "attribute": s.attribute, "category": s.category, "series": label,
-         "share": round(getattr(s, series), 4)}
+        {
+            "bar": f"{s.attribute}: {s.category} ({label})",
+            "attribute": s.attribute,
+            "category": s.category,
+            "series": label,
+            "share": round(getattr(s, series), 4),
+        }
         for s in share_rows
         for series, label in SERIES.items()
         if getattr(s, series) is not None
     ]
     with atomic_dir(folder) as tmp:
-        pd.DataFrame(rows, columns=["bar", "attribute", "category", "series", "share"]).to_csv(tmp / "shares.csv", index=False)
+        pd.DataFrame(rows, columns=["bar", "attribute", "category", "series", "share"]).to_csv(
+            tmp / "shares.csv", index=False
+        )
         pd.DataFrame(counts, columns=["reason", "rejected"]).to_csv(tmp / "rejects.csv", index=False)
 
 
@@ -94,7 +109,9 @@ def report(
     html = page(
         "facecast dataset report",
         f"{len(inp.frames):,} published images from {len(inp.clips)} clips, {len(inp.identities)} synthetic identities",
-        WARNING, parts, footer,
+        WARNING,
+        parts,
+        footer,
     )
     with atomic_dir(out) as tmp:
         (tmp / "index.html").write_text(html, encoding="utf-8")
@@ -108,3 +125,21 @@ def report(
         "rejects": len(inp.rejects),
         "reject_reasons": dict(counts),
     }
+
+
+SECTIONS = ("report",)  # the sections of params.yaml this stage reads (and seed)
+
+
+def run(p: Params) -> None:
+    """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
+    report(
+        p.report,
+        dataset=tables.DATASET,
+        interim=tables.INTERIM,
+        cast_dir=tables.CAST,
+        swapped=tables.SWAPPED,
+        metrics=tables.METRICS,
+        plots=tables.PLOTS,
+        out=tables.REPORTS,
+        plot_out=tables.PLOTS / "dataset",
+    )

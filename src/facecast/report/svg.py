@@ -145,7 +145,9 @@ def bar_chart(
     ph = band * len(groups)
     for t in xt:
         body.append(f"<line x1='{sx(t):.1f}' x2='{sx(t):.1f}' y1='{top}' y2='{top + ph}' stroke='#e3e3e3'/>")
-        body.append(f"<text x='{sx(t):.1f}' y='{top + ph + 16}' text-anchor='middle' fill='#555'>{escape(fmt(t))}</text>")
+        body.append(
+            f"<text x='{sx(t):.1f}' y='{top + ph + 16}' text-anchor='middle' fill='#555'>{escape(fmt(t))}</text>"
+        )
     body.append(f"<text x='{left + pw / 2}' y='{top + ph + 34}' text-anchor='middle'>{escape(x_label)}</text>")
     for g, group in enumerate(groups):
         y0 = top + g * band + gap / 2
@@ -157,7 +159,9 @@ def bar_chart(
             if v is None or not _finite(v):
                 body.append(f"<text x='{left + 4}' y='{y + 12}' fill='#888'>n/a</text>")
                 continue
-            body.append(f"<rect x='{left}' y='{y + 1}' width='{max(sx(v) - left, 1):.1f}' height='{bar_h - 2}' fill='{colour(i)}'/>")
+            body.append(
+                f"<rect x='{left}' y='{y + 1}' width='{max(sx(v) - left, 1):.1f}' height='{bar_h - 2}' fill='{colour(i)}'/>"
+            )
             body.append(f"<text x='{sx(v) + 4:.1f}' y='{y + 12}' fill='#333'>{escape(fmt(v))}</text>")
     body.append(f"<line x1='{left}' x2='{left}' y1='{top}' y2='{top + ph}' stroke='#333'/>")
     return _frame(width, height, title, body)

@@ -1,5 +1,5 @@
 """Stage ``sample``: the embedded default dataset built from the openpeople subjects."""
 
-from facecast.sample.build import build_sample
+from facecast.sample.stage import build_sample
 
 __all__ = ["build_sample"]

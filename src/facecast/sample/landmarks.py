@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from facecast.faces.models import shape_predictor68
+from facecast.models.loaders import shape_predictor68
 
 
 class NoFaceError(ValueError):

@@ -9,7 +9,7 @@ cross-dissolved with the same weight.
 The faces stay aligned at every step, so the result is one face changing
 expression, not two faces overlaid.
 
-The piecewise-affine warp is :class:`facecast.swap.geometry.Warp`, built
+The piecewise-affine warp is :class:`facecast.geometry.warp.Warp`, built
 once per morph frame on the intermediate shape.
 """
 
@@ -18,7 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facecast.swap.geometry import Warp
+from facecast.geometry.outline import frame_points
+from facecast.geometry.warp import Warp
 
 OUTLINE = np.r_[0:27]  # dlib 68: jaw 0-16, brows 17-26
 HEAD_RING_SCALE = 1.6
@@ -28,15 +29,6 @@ def ease(n: int) -> np.ndarray:
     """The ``n`` morph weights strictly between 0 and 1, smoothstep-eased (slow in, slow out)."""
     s = np.arange(1, n + 1, dtype=np.float64) / (n + 1)
     return s * s * (3.0 - 2.0 * s)
-
-
-def frame_anchors(width: int, height: int) -> np.ndarray:
-    """The image corners and edge midpoints, (8, 2) float32: points that never move."""
-    xr, yr = width - 1, height - 1
-    xm, ym = xr / 2.0, yr / 2.0
-    return np.array(
-        [(0, 0), (xm, 0), (xr, 0), (xr, ym), (xr, yr), (xm, yr), (0, yr), (0, ym)], dtype=np.float32
-    )
 
 
 def head_ring(landmarks: np.ndarray, scale: float = HEAD_RING_SCALE) -> np.ndarray:
@@ -56,16 +48,14 @@ def _with_anchors(points: np.ndarray, width: int, height: int) -> np.ndarray:
     if len(points) == 68:
         points = np.vstack([points, head_ring(points)])
     inside = np.clip(points, 0, [width - 1, height - 1])
-    return np.vstack([inside, frame_anchors(width, height)])
+    return np.vstack([inside, frame_points(width, height)])
 
 
 def _remap(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
-def morph(
-    image_a: np.ndarray, points_a: np.ndarray, image_b: np.ndarray, points_b: np.ndarray, t: float
-) -> np.ndarray:
+def morph(image_a: np.ndarray, points_a: np.ndarray, image_b: np.ndarray, points_b: np.ndarray, t: float) -> np.ndarray:
     """The image ``t`` of the way from ``image_a`` to ``image_b`` (0: a, 1: b).
 
     ``points_a``/``points_b`` are corresponding landmarks, (N, 2) pixels; the
@@ -82,5 +72,5 @@ def morph(
     src_b = _with_anchors(points_b, width, height)
     mid = (1.0 - t) * src_a + t * src_b
     warp = Warp(mid, width, height)
-    warped_a, warped_b = _remap(image_a, warp.maps(src_a)), _remap(image_b, warp.maps(src_b))
+    warped_a, warped_b = (_remap(image_a, warp.maps(src_a)), _remap(image_b, warp.maps(src_b)))
     return cv2.addWeighted(warped_a, 1.0 - t, warped_b, t, 0.0)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from facecast.errors import InputError
 from facecast.io.clips import ClipError, read_image
 from facecast.sample.sheets import CHARACTER_GRID, EMOTIONS_GRID, find_cells
-from facecast.stage import InputError
 
 PACKAGE = "openpeople"
 ASSET_KEYS = ("studio_portrait", "amateur_selfie", "character_sheet", "emotions_sheet")

@@ -15,14 +15,26 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.stage import InputError
+from facecast.errors import InputError
 
 # The 16 cells of the emotions sheet, in row order (4x4 grid).
 EXPRESSIONS = (
-    "neutral", "happy", "sad", "angry",
-    "surprised", "disgusted", "scared", "confused",
-    "smug", "flirty", "thoughtful", "pensive",
-    "exhausted", "shocked", "playful", "determined",
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "surprised",
+    "disgusted",
+    "scared",
+    "confused",
+    "smug",
+    "flirty",
+    "thoughtful",
+    "pensive",
+    "exhausted",
+    "shocked",
+    "playful",
+    "determined",
 )
 EMOTIONS_GRID = (4, 4)
 CHARACTER_GRID = (2, 4)  # face angles (front, left, back, right), then posture angles

@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
-from facecast.cast.align import contour, eye_centres
+from facecast.geometry.landmarks import eye_centres
+from facecast.geometry.outline import contour
 
 # Margins around the features cut out of the skin, as shares of the inter-ocular distance (eye centre to eye centre).
 EYE_MARGIN = 0.12  # lids, lashes and the eye's shadowed corners
@@ -60,7 +61,7 @@ def skin_mask(landmarks: np.ndarray, width: int, height: int, beard_free: bool =
     statistics; swap uses it on both the frame and the identity, so the two
     are compared on the same part of the face.
 
-    Inside the jaw and forehead outline (:func:`facecast.cast.align.contour`)
+    Inside the jaw and forehead outline (:func:`facecast.geometry.outline.contour`)
     minus the eyes (36-41, 42-47), brows (17-21, 22-26), outer lips (48-59)
     and nostrils (31-35): each feature's convex hull grown by its margin
     (``*_MARGIN`` times the inter-ocular distance). The forehead outline is

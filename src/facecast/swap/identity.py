@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from facecast.cast.align import contour, face_outline
+from facecast.geometry.outline import contour, face_outline
 from facecast.swap.colour import lab_stats, skin_mask
 
 RINGS = (1.3, 1.8)  # two outer rings of warp points, as multiples of the face contour's distance from its centre
@@ -81,4 +81,6 @@ def load_identity(identities_dir: Path, identity_id: str) -> IdentityFace:
     stats = lab_stats(image, skin_mask(landmarks, image.shape[1], image.shape[0], beard_free=True))
     if stats is None:
         raise ValueError(f"identity {identity_id}: no skin found under its landmarks")
-    return IdentityFace(identity_id, extend_skin(image, landmarks), landmarks, points, Delaunay(points).simplices, stats)
+    return IdentityFace(
+        identity_id, extend_skin(image, landmarks), landmarks, points, Delaunay(points).simplices, stats
+    )

@@ -3,7 +3,7 @@
 * **Face mask.** The rendered face, its jaw line pushed out to cover the
   original's by ``swap.mask_margin`` of the inter-ocular distance
   (:func:`cover_jaw`), up to the extrapolated hairline (see
-  :func:`facecast.cast.align.contour`), so no original brow, beard or jaw
+  :func:`facecast.geometry.outline.contour`), so no original brow, beard or jaw
   line survives at the edge, whichever face is the wider. Its soft edge
   (``swap.feather``) is centred on that outline.
 * **Keep masks**, at the rendered geometry: the eyeballs (inside the lids) and
@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facecast.cast.align import contour
+from facecast.geometry.outline import contour
 
 LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
@@ -88,7 +88,9 @@ def face_masks(
     return hard, alpha
 
 
-def keep_mask(landmarks: np.ndarray, shape: tuple[int, int], eyes: bool, mouth: bool, inter_ocular: float) -> np.ndarray:
+def keep_mask(
+    landmarks: np.ndarray, shape: tuple[int, int], eyes: bool, mouth: bool, inter_ocular: float
+) -> np.ndarray:
     """Float32 in [0, 1]: the eyeballs and/or the inner mouth of these (rendered) landmarks, softened."""
     pts = np.asarray(landmarks, np.float64)
     polygons = ([pts[LEFT_EYE], pts[RIGHT_EYE]] if eyes else []) + ([pts[INNER_MOUTH]] if mouth else [])

@@ -7,7 +7,7 @@ in face coordinates, one model per track:
 
 * **Working frame.** The track's neutral shape (``template``, 68 landmarks in
   the 512 px canonical frame) is scaled so that its face outline (the 68
-  points and the forehead points, :func:`facecast.cast.align.face_outline`)
+  points and the forehead points, :func:`facecast.geometry.outline.face_outline`)
   spans ``fill`` of a small ``size`` x ``size`` square, centred. Every frame's
   face is warped piecewise-affinely into it (one :class:`Warp` per track on
   the outline points plus the square's :func:`frame_points`, which a
@@ -75,8 +75,10 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from facecast.cast.align import LEFT_EYE, RIGHT_EYE, apply, face_outline, frame_points, similarity
-from facecast.swap.geometry import Warp
+from facecast.geometry.landmarks import LEFT_EYE, RIGHT_EYE
+from facecast.geometry.outline import face_outline, frame_points
+from facecast.geometry.transforms import apply, similarity
+from facecast.geometry.warp import Warp
 
 N_LANDMARKS = 68
 MOUTH = slice(48, 60)

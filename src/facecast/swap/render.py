@@ -2,7 +2,7 @@
 
 Per face: the identity's shape is driven by the frame's expression and pose
 (:mod:`facecast.swap.shape`); the identity's image is warped onto it
-piecewise-affinely (:class:`facecast.swap.geometry.Warp`, one triangulation
+piecewise-affinely (:class:`facecast.geometry.warp.Warp`, one triangulation
 per identity so the mesh never flips between frames); its colour is moved to
 the frame's smoothed skin statistics (:mod:`facecast.swap.colour`); the
 frame's eyeballs and open-mouth interior are moved into the new lids and
@@ -20,16 +20,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.cast.align import contour
+from facecast.geometry.landmarks import mouth_gap, outer_eye_span
+from facecast.geometry.outline import contour
+from facecast.geometry.warp import Warp
 from facecast.params import SwapParams
 from facecast.swap import blend
 from facecast.swap.colour import reinhard
-from facecast.swap.geometry import Warp
 from facecast.swap.identity import IdentityFace, warp_points
 from facecast.swap.masks import cover_jaw, face_masks, feather_px, keep_mask
 from facecast.swap.occlusion import OcclusionModel
-from facecast.swap.shape import TrackShape, inter_ocular, mouth_gap
-
+from facecast.swap.shape import TrackShape
 
 MAX_GAIN = 1.5  # the colour transfer scales the identity's contrast by at most this (or its inverse)
 
@@ -67,7 +67,7 @@ def render_face(
     params: SwapParams,
 ) -> Rendered:
     """Render ``identity`` over the face with ``original`` landmarks; writes into ``out`` (``frame`` stays as read)."""
-    iod = inter_ocular(original)
+    iod = outer_eye_span(original)
     driven = shape.drive(identity.landmarks, original)
     if not np.isfinite(driven).all() or iod < 1.0:
         raise RenderError("degenerate landmarks")

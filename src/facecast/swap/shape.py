@@ -29,20 +29,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.cast.align import apply, mean_shape, similarity
+from facecast.geometry.canonical import mean_shape
+from facecast.geometry.landmarks import mouth_gap
+from facecast.geometry.transforms import apply, invert, similarity
 
 # Points expressions barely move: jaw ends at the temples, nose bridge and nose, eye corners.
 STABLE = np.array([0, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45])
-INNER_LIPS_TOP = (61, 62, 63)
-INNER_LIPS_BOTTOM = (67, 66, 65)
 CANONICAL_SIZE = 512
-REST_SHARE = 0.3  # the neutral shape is the median of this share of the track's frames, those with the most closed mouth
-
-
-def invert(matrix: np.ndarray) -> np.ndarray:
-    """The inverse of a 2x3 affine matrix."""
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
+REST_SHARE = (
+    0.3  # the neutral shape is the median of this share of the track's frames, those with the most closed mouth
+)
 
 
 class TrackShape:
@@ -77,16 +73,3 @@ class TrackShape:
         own = np.asarray(identity, np.float64)
         on_neutral = apply(similarity(own[STABLE], self.neutral[STABLE]), own)
         return apply(invert(self.pose(landmarks)), on_neutral + self.offsets(landmarks))
-
-
-def inter_ocular(landmarks: np.ndarray) -> float:
-    """Distance between the outer eye corners (points 36 and 45), px."""
-    pts = np.asarray(landmarks, np.float64)
-    return float(np.linalg.norm(pts[45] - pts[36]))
-
-
-def mouth_gap(landmarks: np.ndarray) -> float:
-    """Mean gap between the inner lips, as a share of the inter-ocular distance."""
-    pts = np.asarray(landmarks, np.float64)
-    gap = np.linalg.norm(pts[list(INNER_LIPS_TOP)] - pts[list(INNER_LIPS_BOTTOM)], axis=1).mean()
-    return float(gap / max(inter_ocular(pts), 1e-9))

@@ -18,23 +18,28 @@ import numpy as np
 import pandas as pd
 
 from facecast import tables
+from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
-from facecast.params import SwapParams
-from facecast.stage import InputError
-from facecast.swap.clip import ClipJob, ClipSwapper, Flicker
+from facecast.params import Params, SwapParams
+from facecast.swap.clip_render import ClipJob, ClipSwapper, Flicker
 from facecast.swap.identity import IdentityFace, load_identity
 
 
-def _casting(casting: pd.DataFrame, identities: pd.DataFrame) -> dict[str, dict[tuple[int, int], tuple[str | None, str | None]]]:
+def _casting(
+    casting: pd.DataFrame, identities: pd.DataFrame
+) -> dict[str, dict[tuple[int, int], tuple[str | None, str | None]]]:
     """clip_id -> (track_id, variant) -> (identity_id or None, why not)."""
     status = dict(zip(identities["identity_id"], identities["status"]))
     out: dict[str, dict] = {}
     for r in casting.itertuples(index=False):
         identity, reason = r.identity_id, r.reason
         if r.status != "ok" or not isinstance(identity, str):
-            identity, reason = None, reason if isinstance(reason, str) else str(r.status)
+            identity, reason = (None, reason if isinstance(reason, str) else str(r.status))
         elif status.get(identity) != "ok":
-            identity, reason = None, f"identity {r.identity_id} is {status.get(identity, 'missing from identities.parquet')}"
+            identity, reason = (
+                None,
+                f"identity {r.identity_id} is {status.get(identity, 'missing from identities.parquet')}",
+            )
         out.setdefault(r.clip_id, {})[(int(r.track_id), int(r.variant))] = (identity, reason)
     return out
 
@@ -50,13 +55,18 @@ def _load_identities(cast_dir: Path, wanted: set[str]) -> dict[str, IdentityFace
 
 
 def _jobs(interim: Path) -> list[ClipJob]:
-    clips = tables.read_df("clips", interim / "clips.parquet")
-    counts = tables.read_df("frames", interim / "frames.parquet").groupby("clip_id").size()
+    clips = tables.read_df("clips", interim)
+    counts = tables.read_df("frames", interim).groupby("clip_id").size()
     ok = clips[clips["status"] == "ok"].sort_values("clip_id")
     return [
         ClipJob(
-            r.clip_id, Path(r.path), r.kind, float(r.fps) if pd.notna(r.fps) and r.fps > 0 else 25.0,
-            int(r.width), int(r.height), int(counts.get(r.clip_id, 0)),
+            r.clip_id,
+            Path(r.path),
+            r.kind,
+            float(r.fps) if pd.notna(r.fps) and r.fps > 0 else 25.0,
+            int(r.width),
+            int(r.height),
+            int(counts.get(r.clip_id, 0)),
         )
         for r in ok.itertuples(index=False)
     ]
@@ -67,7 +77,9 @@ def _table_rows(rows: list[dict]) -> list[dict]:
         box = r.pop("box", None)
         for name, value in zip(("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"), box or (None,) * 4):
             r[name] = None if value is None else float(value)
-    rows.sort(key=lambda r: (r["clip_id"], r["variant"], r["frame_idx"], -1 if r["track_id"] is None else r["track_id"]))
+    rows.sort(
+        key=lambda r: (r["clip_id"], r["variant"], r["frame_idx"], -1 if r["track_id"] is None else r["track_id"])
+    )
     return rows
 
 
@@ -118,9 +130,9 @@ def swap(params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: 
     """Run the stage; returns the metrics it wrote."""
     start = time.perf_counter()
     jobs = _jobs(interim)
-    faces = tables.read_df("faces", interim / "faces.parquet")
-    casting = tables.read_df("casting", cast_dir / "casting.parquet")
-    identity_rows = tables.read_df("identities", cast_dir / "identities.parquet")
+    faces = tables.read_df("faces", interim)
+    casting = tables.read_df("casting", cast_dir)
+    identity_rows = tables.read_df("identities", cast_dir)
     plan = _casting(casting, identity_rows)
     variants = sorted(int(v) for v in casting["variant"].unique()) or [0]
     wanted = {ident for clip in plan.values() for ident, _ in clip.values() if ident is not None}
@@ -138,10 +150,18 @@ def swap(params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: 
                 total.swapped += f.swapped
                 total.original += f.original
                 total.pairs += f.pairs
-    path = tables.write("swaps", _table_rows(rows), interim / "swaps.parquet")
+    path = tables.write("swaps", _table_rows(rows), interim)
     wall = time.perf_counter() - start
     n_frames = sum(j.n_frames for j in jobs)
     result = _metrics(tables.read_df("swaps", path), faces, total, n_frames, wall)
     result["variants"] = len(variants)
     write_json(metrics, result)
     return result
+
+
+SECTIONS = ("swap",)  # the sections of params.yaml this stage reads (and seed)
+
+
+def run(p: Params) -> None:
+    """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
+    swap(p.swap, interim=tables.INTERIM, cast_dir=tables.CAST, out=tables.SWAPPED, metrics=tables.METRICS / "swap.json")

@@ -1,0 +1,110 @@
+"""Landmark fidelity of a swapped face: re-fitted landmarks against the ones the render was driven with.
+
+* :func:`refit`: dlib's 68 points fitted again on the output image, inside a
+  face box, by the same predictor the faces stage uses;
+* :func:`landmark_error`: the mean point-to-point distance, in units of the
+  reference's inter-ocular distance (outer eye corners 36 and 45), so it reads
+  the same on a 60 px face and a 600 px one;
+* :func:`study_score`: the score of the earlier study, kept for comparison
+  with its numbers: both sets min-max normalised (x and y each scaled to
+  [0, 1] on their own), then the *sum* of the 68 distances. It ignores
+  translation and scale but not aspect: a face that only gets taller scores
+  0, a face that moves one point scores by that point;
+* :func:`percentile_pass`: which errors of a clip pass, relative to the clip
+  (a percentile of its own finite errors) and absolutely (a cap).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facecast.geometry.landmarks import outer_eye_span
+from facecast.models.landmarks import fit_shape
+
+N_POINTS = 68
+MIN_INTER_OCULAR = 1e-6  # px: below this the reference has no eye line to scale by
+
+
+def _box(box: tuple[float, float, float, float]) -> np.ndarray:
+    values = np.asarray(box, np.float64)
+    if values.shape != (4,) or not np.isfinite(values).all():
+        raise ValueError(f"box must be four finite numbers (x0, y0, x1, y1), got {box!r}")
+    if values[2] <= values[0] or values[3] <= values[1]:
+        raise ValueError(f"box must have x1 > x0 and y1 > y0, got {tuple(values.tolist())}")
+    return values
+
+
+def refit(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """dlib's 68 landmarks fitted on the RGB uint8 ``image`` inside ``box`` (x0, y0, x1, y1, px): (68, 2) float64.
+
+    The box is rounded to whole pixels, as the faces stage does, and may reach
+    past the image's edges; dlib's points are whole pixels."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"image must be an RGB uint8 array of shape (h, w, 3), got {got}")
+    if min(image.shape[:2]) == 0:
+        raise ValueError(f"image is empty: shape {image.shape}")
+    shape = fit_shape(np.ascontiguousarray(image), _box(box))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def checked_landmarks(points: np.ndarray, name: str) -> np.ndarray:
+    """``points`` as (68, 2) float64; ValueError naming ``name`` when the shape is wrong or a value is not finite."""
+    pts = np.asarray(points, np.float64)
+    if pts.shape != (N_POINTS, 2):
+        raise ValueError(f"{name} must be ({N_POINTS}, 2) landmarks, got shape {pts.shape}")
+    if not np.isfinite(pts).all():
+        raise ValueError(f"{name} holds non-finite coordinates")
+    return pts
+
+
+def eye_span(points: np.ndarray, name: str) -> float:
+    """The inter-ocular distance (outer eye corners 36 and 45) of checked landmarks, px; ValueError when they coincide."""
+    iod = outer_eye_span(points)
+    if iod < MIN_INTER_OCULAR:
+        raise ValueError(f"{name}'s outer eye corners (points 36 and 45) coincide: no inter-ocular distance")
+    return iod
+
+
+def landmark_error(measured: np.ndarray, reference: np.ndarray) -> float:
+    """Mean Euclidean distance between corresponding points / the reference's inter-ocular distance (36-45)."""
+    got = checked_landmarks(measured, "measured")
+    ref = checked_landmarks(reference, "reference")
+    return float(np.linalg.norm(got - ref, axis=1).mean() / eye_span(ref, "reference"))
+
+
+def _min_max(points: np.ndarray, name: str) -> np.ndarray:
+    low = points.min(axis=0)
+    span = points.max(axis=0) - low
+    if (span <= 0).any():
+        raise ValueError(
+            f"{name}'s points all share one {'x' if span[0] <= 0 else 'y'}: they cannot be min-max normalised"
+        )
+    return (points - low) / span
+
+
+def study_score(a: np.ndarray, b: np.ndarray) -> float:
+    """The earlier study's score: each set's x and y scaled to [0, 1] independently, then the sum of the
+    Euclidean distances between corresponding points (0 for the same shape; 68 points, so at most 68 * sqrt(2))."""
+    na = _min_max(checked_landmarks(a, "a"), "a")
+    nb = _min_max(checked_landmarks(b, "b"), "b")
+    return float(np.linalg.norm(na - nb, axis=1).sum())
+
+
+def percentile_pass(values: np.ndarray, percentile: float, cap: float) -> np.ndarray:
+    """Per value: True when it is finite, at most ``np.percentile`` (linear) of the finite values at
+    ``percentile``, and at most ``cap``. NaN and infinities fail; with no finite value nothing passes."""
+    vals = np.asarray(values, np.float64)
+    if vals.ndim != 1:
+        raise ValueError(f"values must be one-dimensional, got shape {vals.shape}")
+    if not np.isfinite(percentile) or not 0.0 <= percentile <= 100.0:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    if np.isnan(cap):
+        raise ValueError("cap must be a number, got NaN")
+    finite = np.isfinite(vals)
+    if not finite.any():
+        return np.zeros(len(vals), dtype=bool)
+    limit = min(float(np.percentile(vals[finite], percentile)), float(cap))
+    out = np.zeros(len(vals), dtype=bool)
+    out[finite] = vals[finite] <= limit
+    return out

@@ -1,0 +1,189 @@
+"""Measuring one swapped clip (one variant): every face of every written frame, and a leak scan of the frame.
+
+Per face row of ``swaps.parquet`` whose frame was written:
+
+* dlib's 68 landmarks are re-fitted on the output frame inside the face's
+  original detection box (:func:`facecast.gate.landmarks.refit`), the
+  same box the faces stage fitted the original in;
+* from them, dlib's 128-D descriptor of the output face: its distance to the
+  face's own original track centroid (``deid_distance``), to the nearest
+  original track centroid of the run (``nearest_original_distance``: any
+  person of the footage it could expose), the rank of the true original
+  among all track and donor centroids (``reid_rank``), and, when it was
+  swapped, to the cast identity;
+* for a swapped face, the re-fitted landmarks against the landmarks the
+  render was driven with (``landmark_error``, ``landmark_score``), and the
+  expression features of the original landmarks and of the re-fitted ones.
+
+Per written frame, CenterFace (:class:`facecast.models.centerface.LeakScanner`)
+looks for faces; those matching no face row of the frame are counted
+(``leak_faces``) and embedded, and the nearest original track centroid to
+any of them is recorded for the verdict. Measures only: :mod:`facecast.gate.verdicts`
+decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facecast.gate.deid import descriptor, distances, ranks
+from facecast.gate.expression import FEATURES, features
+from facecast.gate.landmarks import landmark_error, refit, study_score
+from facecast.gate.leaks import unmatched
+from facecast.models.centerface import LeakScanner
+
+MIN_BOX_PX = 8.0  # a detection smaller than this cannot be embedded meaningfully
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Every original track centroid and donor centroid of the run: who a face could be recognised as."""
+
+    names: list[str]  # "track <clip_id> <track_id>" (the first n_tracks rows), then "donor <donor_id>"
+    embeddings: np.ndarray  # (m, 128)
+    track_index: dict[tuple[str, int], int]  # (clip_id, track_id) -> row of its centroid
+    n_tracks: int  # rows 0..n_tracks-1 are the original tracks: the people a leak would expose
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    track_id: int | None
+    identity_id: str | None
+    swap_status: str
+    box: tuple[float, float, float, float] | None  # the face's detection box (faces.parquet); None on no_face
+    original: np.ndarray | None  # (68, 2) original landmarks, None where faces had none
+    driven: np.ndarray | None  # (68, 2) landmarks the render was driven with
+
+
+@dataclass(frozen=True)
+class MeasureJob:
+    clip_id: str
+    variant: int
+    frames: dict[int, tuple[str | None, list[FaceRow]]]  # frame_idx -> (image relative to swapped_dir, its rows)
+    swapped_dir: Path
+    gallery: Gallery
+    identities: dict[str, np.ndarray]
+    detector_threshold: float
+
+
+@dataclass
+class FrameLeaks:
+    count: int = 0
+    nearest_distance: float | None = None  # of the unmatched faces, to the nearest original centroid
+    nearest_name: str | None = None
+
+
+@dataclass
+class Measured:
+    rows: list[dict] = field(default_factory=list)
+    leaks: dict[int, FrameLeaks] = field(default_factory=dict)
+
+
+_SCANNER: dict[float, LeakScanner] = {}
+
+
+def _scanner(threshold: float) -> LeakScanner:
+    """One CenterFace per process and threshold."""
+    if threshold not in _SCANNER:
+        _SCANNER[threshold] = LeakScanner(threshold)
+    return _SCANNER[threshold]
+
+
+def _read(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"{path}: swapped frame missing or unreadable; run swap again")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _empty_row(job: MeasureJob, frame_idx: int, image: str | None, face: FaceRow) -> dict:
+    row = {
+        "clip_id": job.clip_id,
+        "variant": job.variant,
+        "frame_idx": frame_idx,
+        "track_id": face.track_id,
+        "identity_id": face.identity_id,
+        "swap_status": face.swap_status,
+        "image": image,
+        "deid_distance": None,
+        "nearest_original_distance": None,
+        "reid_rank": None,
+        "identity_distance": None,
+        "landmark_error": None,
+        "landmark_score": None,
+        "leak_faces": None,
+    }
+    for name in FEATURES:
+        row[f"original_{name}"] = None
+        row[f"swapped_{name}"] = None
+    return row
+
+
+def _identify(job: MeasureJob, query: np.ndarray, track: tuple[str, int] | None) -> dict:
+    near = distances(query[None], job.gallery.embeddings)[0]
+    out = {"nearest_original_distance": float(near[: job.gallery.n_tracks].min()) if job.gallery.n_tracks else None}
+    truth = job.gallery.track_index.get(track) if track is not None else None
+    if truth is not None:
+        out["deid_distance"] = float(near[truth])
+        out["reid_rank"] = int(ranks(query[None], job.gallery.embeddings, np.array([truth]))[0])
+    return out
+
+
+def _measure_face(job: MeasureJob, image: np.ndarray, row: dict, face: FaceRow) -> None:
+    box = face.box
+    if box is None or min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX:
+        return
+    fitted = refit(image, box)
+    query = descriptor(image, fitted)
+    row.update(_identify(job, query, (job.clip_id, face.track_id)))
+    if face.identity_id is not None and face.identity_id in job.identities:
+        row["identity_distance"] = float(np.linalg.norm(query - job.identities[face.identity_id]))
+    if face.swap_status == "swapped" and face.driven is not None:
+        row["landmark_error"] = landmark_error(fitted, face.driven)
+        row["landmark_score"] = study_score(fitted, face.driven)
+        if face.original is not None:
+            for name, o, s in zip(FEATURES, features(face.original), features(fitted)):
+                row[f"original_{name}"] = float(o)
+                row[f"swapped_{name}"] = float(s)
+
+
+def _scan(job: MeasureJob, image: np.ndarray, faces: list[FaceRow]) -> FrameLeaks:
+    found = _scanner(job.detector_threshold).detect(image)
+    known = [f.box for f in faces if f.box is not None]
+    leaks = FrameLeaks()
+    for i in unmatched(found, known):
+        leaks.count += 1
+        x0, y0, x1, y1 = (float(v) for v in found[i, :4])
+        if min(x1 - x0, y1 - y0) < MIN_BOX_PX:
+            continue
+        if not job.gallery.n_tracks:
+            continue
+        query = descriptor(image, refit(image, (x0, y0, x1, y1)))
+        near = distances(query[None], job.gallery.embeddings[: job.gallery.n_tracks])[0]
+        j = int(near.argmin())
+        if leaks.nearest_distance is None or near[j] < leaks.nearest_distance:
+            leaks.nearest_distance, leaks.nearest_name = (float(near[j]), job.gallery.names[j])
+    return leaks
+
+
+def measure_clip(job: MeasureJob) -> Measured:
+    """Measure every face row and scan every written frame of one (clip, variant)."""
+    out = Measured()
+    for frame_idx in sorted(job.frames):
+        image_name, faces = job.frames[frame_idx]
+        rows = [_empty_row(job, frame_idx, image_name, f) for f in faces]
+        if image_name is not None:
+            image = _read(job.swapped_dir / image_name)
+            for row, face in zip(rows, faces):
+                if face.swap_status in ("swapped", "obscured"):
+                    _measure_face(job, image, row, face)
+            leaks = _scan(job, image, faces)
+            out.leaks[frame_idx] = leaks
+            for row in rows:
+                row["leak_faces"] = leaks.count
+        out.rows.extend(rows)
+    return out

@@ -1,0 +1,325 @@
+"""Stage manifest: the published dataset, its subject-grouped splits, manifests and card.
+
+Reads ``clips``, ``frames``, ``gates``, ``augment`` (data/interim),
+``identities`` and ``casting`` (data/cast), ``metrics/cast.json`` and
+``metrics/gates.json``, the donors' ``donors.csv``; writes, atomically,
+``data/dataset/`` (``images/<split>/<clip>__v<variant>__c<copy>/<frame>.jpg``,
+``manifest/{frames,identities,clips,rejects}.parquet``, ``DATASET_CARD.md``)
+and ``metrics/dataset.json``. Copy 0 of a frame is the swapped frame in
+data/swapped; the other copies are augment's images in data/augmented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from facecast import tables
+from facecast.errors import InputError
+from facecast.io.atomic import atomic_dir, write_json
+from facecast.io.donors import read_donors_csv
+from facecast.manifest.card import render_card
+from facecast.manifest.measured import measured_categories
+from facecast.manifest.pseudonym import pseudonyms
+from facecast.manifest.select import FRAME, frame_verdicts, select
+from facecast.manifest.splits import assign, groups
+from facecast.manifest.summary import summarise
+from facecast.params import CastParams, ManifestParams, Params, load_all
+
+MANIFESTS = {
+    "frames": "dataset_frames",
+    "identities": "dataset_identities",
+    "clips": "dataset_clips",
+    "rejects": "dataset_rejects",
+}
+
+
+def _text(value) -> str | None:
+    """A string cell as str, a missing one (None or NaN) as None."""
+    return value if isinstance(value, str) else None
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _integer(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run the stage that writes it)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from exc
+
+
+def _check_coverage(verdicts: pd.DataFrame, frames: pd.DataFrame, casting: pd.DataFrame) -> list[int]:
+    """Every source frame must have a verdict for every variant, and no verdict another frame; returns the variants."""
+    variants = sorted(int(v) for v in casting["variant"].unique()) or [0]
+    expected = {(c, v, int(f)) for c, f in zip(frames["clip_id"], frames["frame_idx"]) for v in variants}
+    found = set(verdicts[FRAME].itertuples(index=False, name=None))
+    for missing, what, where in (
+        (expected - found, "have no verdict in gates.parquet", "run swap and gate again"),
+        (
+            found - expected,
+            "are in gates.parquet but not in frames.parquet x casting variants",
+            "run swap and gate again",
+        ),
+    ):
+        if missing:
+            shown = ", ".join(f"{c} v{v} frame {f}" for c, v, f in sorted(missing)[:3])
+            raise InputError(f"{len(missing)} frame(s) {what} (e.g. {shown}); {where}")
+    return variants
+
+
+def _with_subjects(
+    published: pd.DataFrame, frames: pd.DataFrame, clips: pd.DataFrame, subject_of: dict
+) -> pd.DataFrame:
+    """Add each candidate's timestamp, its subject's key for the splits and its pseudonym.
+
+    A clip without a subject is a group key of its own (``clip:<id>``): nobody is known to be in two such clips.
+    """
+    out = published.merge(frames[["clip_id", "frame_idx", "timestamp_s"]], on=["clip_id", "frame_idx"], how="left")
+    subject_ids = dict(zip(clips["clip_id"], clips["subject_id"]))
+    out["subject_key"] = [_text(subject_ids.get(c)) or f"clip:{c}" for c in out["clip_id"]]
+    out["subject"] = [subject_of.get(k) for k in out["subject_key"]]
+    return out
+
+
+def _identity_table(identities: pd.DataFrame, bins: dict) -> dict[str, dict]:
+    """identity_id -> its declared and measured categories and the rest of its row."""
+    declared = {r.identity_id: dict(r.declared) for r in identities.itertuples(index=False)}
+    categories: dict[str, list[str]] = {}
+    for d in declared.values():
+        for attribute, category in d.items():
+            categories.setdefault(attribute, [])
+            if category not in categories[attribute]:
+                categories[attribute].append(category)
+    out = {}
+    for r in identities.itertuples(index=False):
+        out[r.identity_id] = {
+            "row": r,
+            "declared": declared[r.identity_id],
+            "measured": measured_categories(
+                declared[r.identity_id],
+                _text(r.measured_sex),
+                _number(r.measured_age),
+                _text(r.fitzpatrick_approx),
+                bins,
+                categories,
+            ),
+        }
+    return out
+
+
+def _source(row, swapped: Path, augmented: Path) -> Path:
+    path = swapped / row.source_image if int(row.copy) == 0 else augmented / row.image
+    if not path.is_file():
+        stage = "swap" if int(row.copy) == 0 else "augment"
+        raise InputError(
+            f"{path}: image of {row.clip_id} v{row.variant} copy {row.copy} frame {row.frame_idx} is missing; run {stage} again"
+        )
+    return path
+
+
+def _publish(
+    published: pd.DataFrame, split_of: dict[str, str], swapped: Path, augmented: Path, root: Path
+) -> list[tuple[str, str]]:
+    """Copy every published image into ``root``; returns (path relative to the dataset, sha256) per row."""
+    out = []
+    for row in tqdm(list(published.itertuples(index=False)), desc="manifest", unit="image", disable=None):
+        source = _source(row, swapped, augmented)
+        rel = f"images/{split_of[row.subject_key]}/{row.clip_id}__v{row.variant}__c{row.copy}/{int(row.frame_idx):06d}{source.suffix.lower()}"
+        data = source.read_bytes()
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        out.append((rel, hashlib.sha256(data).hexdigest()))
+    return out
+
+
+def _frame_rows(published: pd.DataFrame, files: list[tuple[str, str]], split_of: dict, ids: dict) -> list[dict]:
+    rows = []
+    for r, (image, sha) in zip(published.itertuples(index=False), files):
+        rows.append(
+            {
+                "image": image,
+                "sha256": sha,
+                "split": split_of[r.subject_key],
+                "clip_id": r.clip_id,
+                "variant": int(r.variant),
+                "copy": int(r.copy),
+                "frame_idx": int(r.frame_idx),
+                "timestamp_s": float(r.timestamp_s),
+                "label": _text(r.label),
+                "subject": _text(r.subject),
+                "identity_ids": list(r.identity_ids),
+                "declared": [list(ids[i]["declared"].items()) for i in r.identity_ids],
+                "measured": [list(ids[i]["measured"].items()) for i in r.identity_ids],
+                "faces": None if r.faces is None else list(r.faces),
+                "replay": _text(r.replay),
+                "flipped": bool(r.flipped),
+                "deid_distance_min": _number(r.deid_distance_min),
+                "identity_distance_max": _number(r.identity_distance_max),
+                "landmark_error_max": _number(r.landmark_error_max),
+                "status": "published",
+            }
+        )
+    return rows
+
+
+def _identity_rows(ids: dict, frames: pd.DataFrame) -> list[dict]:
+    appearances = frames[["identity_ids", "split"]].explode("identity_ids").dropna()
+    count = appearances.groupby("identity_ids").size()
+    split = appearances.drop_duplicates().set_index("identity_ids")["split"]
+    rows = []
+    for identity_id, info in sorted(ids.items()):
+        r = info["row"]
+        rows.append(
+            {
+                "identity_id": identity_id,
+                "split": split.get(identity_id),
+                "declared": list(info["declared"].items()),
+                "measured_age": _number(r.measured_age),
+                "measured_sex": _text(r.measured_sex),
+                "ita_category": _text(r.ita_category),
+                "fitzpatrick_approx": _text(r.fitzpatrick_approx),
+                "donor_ids": list(r.donor_ids),
+                "images": int(count.get(identity_id, 0)),
+            }
+        )
+    return rows
+
+
+def _clip_rows(
+    clips: pd.DataFrame, source: pd.Series, frames: pd.DataFrame, rejects: list[dict], subject_of: dict
+) -> list[dict]:
+    published = frames.groupby("clip_id").size()
+    split = frames.drop_duplicates("clip_id").set_index("clip_id")["split"]
+    rejected = pd.Series([r["clip_id"] for r in rejects], dtype=object).value_counts()
+    return [
+        {
+            "clip_id": c.clip_id,
+            "subject": subject_of.get(c.subject_id) if isinstance(c.subject_id, str) else None,
+            "split": _text(split.get(c.clip_id)),
+            "fps": _number(c.fps),
+            "width": _integer(c.width),
+            "height": _integer(c.height),
+            "source_frames": int(source.get(c.clip_id, 0)),
+            "published_images": int(published.get(c.clip_id, 0)),
+            "rejected_frames": int(rejected.get(c.clip_id, 0)),
+        }
+        for c in clips.sort_values("clip_id").itertuples(index=False)
+    ]
+
+
+def manifest(
+    params: ManifestParams,
+    seed: int,
+    cast_params: CastParams,
+    recipe: dict,
+    donors_dir: Path,
+    interim: Path,
+    cast_dir: Path,
+    swapped: Path,
+    augmented: Path,
+    metrics_dir: Path,
+    out: Path,
+    metrics: Path,
+) -> dict:
+    """Run the stage; returns the metrics it wrote. ``recipe``: every params section as validated, for the card."""
+    clips = tables.read_df("clips", interim)
+    frames = tables.read_df("frames", interim)
+    gates = tables.read_df("gates", interim)
+    augment = tables.read_df("augment", interim)
+    identities = tables.read_df("identities", cast_dir)
+    casting = tables.read_df("casting", cast_dir)
+    cast_metrics = _read_json(metrics_dir / "cast.json")
+    gate_metrics = _read_json(metrics_dir / "gates.json")
+    donors = read_donors_csv(donors_dir)
+
+    verdicts = frame_verdicts(gates)
+    variants = _check_coverage(verdicts, frames, casting)
+    published, rejects = select(verdicts, augment)
+    subject_of = pseudonyms([s for s in clips["subject_id"] if isinstance(s, str)], seed)
+    published = _with_subjects(published, frames, clips, subject_of)
+    ids = _identity_table(identities, cast_params.bins)
+    unknown = sorted({i for row in published["identity_ids"] for i in row} - set(ids))
+    if unknown:
+        raise InputError(
+            f"gates.parquet names identities identities.parquet lacks: {', '.join(unknown[:5])}; run cast, swap and gate again"
+        )
+
+    found = groups(list(zip(published["subject_key"], published["identity_ids"])))
+    chosen = assign(found, params.splits, seed)
+    split_of = {s: split for g, split in zip(found, chosen.splits) for s in g.subjects}
+
+    with atomic_dir(out) as tmp:
+        files = _publish(published, split_of, swapped, augmented, tmp)
+        frame_rows = _frame_rows(published, files, split_of, ids)
+        tables.write("dataset_frames", frame_rows, tmp / "manifest")
+        dataset = tables.read_df("dataset_frames", tmp / "manifest")
+        tables.write("dataset_rejects", rejects, tmp / "manifest")
+        tables.write("dataset_identities", _identity_rows(ids, dataset), tmp / "manifest")
+        source = frames.groupby("clip_id").size()
+        tables.write("dataset_clips", _clip_rows(clips, source, dataset, rejects, subject_of), tmp / "manifest")
+        result = summarise(
+            dataset=dataset,
+            rejects=rejects,
+            verdicts=verdicts,
+            frames=frames,
+            clips=clips,
+            augment=augment,
+            ids=ids,
+            casting=casting,
+            groups=found,
+            assignment=chosen,
+            variants=variants,
+            params=params,
+            cast_metrics=cast_metrics,
+        )
+        card = render_card(
+            result,
+            recipe,
+            donors,
+            identities,
+            clips,
+            gate_metrics,
+            MANIFESTS,
+            str(cast_metrics.get("balance_by", "n/a")),
+        )
+        (tmp / "DATASET_CARD.md").write_text(card)
+    write_json(metrics, result)
+    return result
+
+
+SECTIONS = ("manifest", "input", "cast")  # the sections of params.yaml this stage reads (and seed)
+
+
+def run(p: Params) -> None:
+    """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
+    recipe = {
+        name: section.model_dump(mode="json") if hasattr(section, "model_dump") else section
+        for name, section in load_all().items()
+    }
+    manifest(
+        p.manifest,
+        p.seed,
+        p.cast,
+        recipe,
+        donors_dir=Path(p.input.donors),
+        interim=tables.INTERIM,
+        cast_dir=tables.CAST,
+        swapped=tables.SWAPPED,
+        augmented=tables.AUGMENTED,
+        metrics_dir=tables.METRICS,
+        out=tables.DATASET,
+        metrics=tables.METRICS / "dataset.json",
+    )

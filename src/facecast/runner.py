@@ -1,0 +1,44 @@
+"""What every stage script shares: its parameters loaded, logging set up, and one clear line instead of a
+traceback when the input is bad.
+
+``stages/<stage>.py`` is two lines: it calls :func:`main` with the stage's
+name. The stage package's ``stage.py`` holds ``SECTIONS`` (the sections of
+``params.yaml`` it reads) and ``run(params)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from facecast.errors import InputError, ParamsError, TableError
+from facecast.params import load
+
+log = logging.getLogger("facecast")
+
+
+def setup_logging(verbose: int) -> None:
+    """Warnings only by default; ``-v`` adds what each stage did, ``-vv`` the details."""
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main(stage: str, argv: list[str] | None = None) -> None:
+    """Run stage ``stage`` (``facecast.<stage>.stage.run``) on ``params.yaml``; bad input ends it with one
+    message and exit code 2, an interruption with exit code 130."""
+    parser = argparse.ArgumentParser(prog=f"stages/{stage}.py", description=f"facecast stage {stage}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="say what the stage does (-vv: more)")
+    parser.add_argument("--params", default="params.yaml", help="the parameters file (default params.yaml)")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    module = importlib.import_module(f"facecast.{stage}.stage")
+    try:
+        module.run(load(*module.SECTIONS, path=args.params))
+    except (ParamsError, TableError, InputError) as exc:
+        print(f"facecast {stage}: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"facecast {stage}: interrupted; its outputs were left as they were", file=sys.stderr)
+        sys.exit(130)

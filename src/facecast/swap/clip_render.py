@@ -1,0 +1,350 @@
+"""Swapping one clip: every face of every frame, for every variant, in two passes over the footage.
+
+* **Decide.** From ``faces.parquet`` alone, each face is either swappable or
+  gets the fallback, with its reason: no landmarks or too small for them,
+  a box shorter than ``swap.min_face_px``, a head turned or tilted beyond
+  ``swap.max_yaw_deg`` / ``swap.max_pitch_deg``, a track nobody was cast on.
+  Each track's shape (:class:`facecast.swap.shape.TrackShape`) is fitted to
+  its swappable faces.
+* **Pass 1** decodes the clip once to learn, per track, the frame's skin
+  colour in every frame (smoothed over time so the colour does not flicker)
+  and the face's usual appearance (the occlusion model).
+* **Pass 2** decodes it again and renders each frame for every variant, on
+  ``swap.workers`` threads (OpenCV releases the GIL), writing the JPEGs and
+  the mp4 preview in frame order. A face whose render fails is obscured with
+  the error as its reason; with ``fallback: drop_frame`` a frame holding any
+  face that could not be swapped is not written at all.
+
+No frame is written with a detected face left as it was: every face row ends
+swapped, obscured or dropped. Frames without any detected face are written
+unchanged and recorded as ``no_face`` rows, for ``gate``'s leak scan.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from facecast.io.clips import iter_frames
+from facecast.params import SwapParams
+from facecast.swap import fallback
+from facecast.swap.colour import lab_stats, skin_mask, smooth_stats
+from facecast.swap.identity import IdentityFace
+from facecast.swap.occlusion import OcclusionModel
+from facecast.swap.render import RenderError, crop_box, render_face
+from facecast.swap.shape import TrackShape
+
+LANDMARK_PAD = 0.25  # skin statistics are read in a crop this much larger than the landmarks' extent
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    clip_id: str
+    path: Path
+    kind: str
+    fps: float
+    width: int
+    height: int
+    n_frames: int
+
+
+@dataclass
+class Face:
+    """One row of faces.parquet, with what swap decided for it."""
+
+    track_id: int
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray | None
+    problem: str | None  # why it cannot be swapped; None: swappable
+
+
+@dataclass
+class Track:
+    shape: TrackShape
+    stats: dict[int, np.ndarray] = field(default_factory=dict)  # frame_idx -> smoothed Lab skin stats
+    occlusion: OcclusionModel | None = None
+
+
+@dataclass
+class Flicker:
+    """Mean absolute grey-level change between consecutive frames inside swapped faces' boxes."""
+
+    swapped: float = 0.0
+    original: float = 0.0
+    pairs: int = 0
+
+    def add(self, before: np.ndarray, after: np.ndarray, was: np.ndarray, now: np.ndarray, box) -> None:
+        x0, y0, x1, y1 = box
+        self.swapped += float(np.abs(_grey(after[y0:y1, x0:x1]) - _grey(before[y0:y1, x0:x1])).mean())
+        self.original += float(np.abs(_grey(now[y0:y1, x0:x1]) - _grey(was[y0:y1, x0:x1])).mean())
+        self.pairs += 1
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _problem(row, params: SwapParams, cast: dict[int, str | None]) -> str | None:
+    if row.status != "ok" or row.landmarks is None:
+        return f"{row.status}: {row.reason}" if isinstance(row.reason, str) else str(row.status)
+    height = float(row.bbox_y1 - row.bbox_y0)
+    if height < params.min_face_px:
+        return f"too_small: face {height:.0f} px tall, below swap.min_face_px {params.min_face_px:g}"
+    for name, value, limit in (
+        ("yaw", row.yaw_deg, params.max_yaw_deg),
+        ("pitch", row.pitch_deg, params.max_pitch_deg),
+    ):
+        if value is not None and not math.isnan(value) and abs(value) > limit:
+            return f"too_turned: {name} {value:.0f} deg beyond swap.max_{name}_deg {limit:g}"
+    if all(identity is None for identity in cast.values()):
+        return "uncastable: no identity was cast on this track"
+    return None
+
+
+def _faces_by_frame(faces: pd.DataFrame, params: SwapParams, casting: dict) -> dict[int, list[Face]]:
+    out: dict[int, list[Face]] = {}
+    by_track: dict[int, dict[int, str | None]] = {}  # track -> variant -> identity, built once per clip
+    for (t, v), (ident, _) in casting.items():
+        by_track.setdefault(t, {})[v] = ident
+    for row in faces.itertuples(index=False):
+        track = int(row.track_id)
+        problem = _problem(row, params, by_track.get(track, {}))
+        lm = None if row.landmarks is None else np.asarray(row.landmarks, np.float64).reshape(68, 2)
+        box = (float(row.bbox_x0), float(row.bbox_y0), float(row.bbox_x1), float(row.bbox_y1))
+        out.setdefault(int(row.frame_idx), []).append(Face(track, box, lm, problem))
+    for frame_faces in out.values():  # far (small) faces first, so nearer ones are drawn over them
+        frame_faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    return out
+
+
+def _skin_stats(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    span = np.ptp(landmarks, axis=0).max()
+    h, w = frame.shape[:2]
+    try:
+        x0, y0, x1, y1 = crop_box([landmarks], LANDMARK_PAD * span, w, h)
+    except RenderError:
+        return None
+    local = landmarks - [x0, y0]
+    return lab_stats(frame[y0:y1, x0:x1], skin_mask(local, x1 - x0, y1 - y0, beard_free=True))
+
+
+def _frames(job: ClipJob, desc: str) -> Iterator[tuple[int, np.ndarray]]:
+    bar = tqdm(total=job.n_frames, desc=desc, unit="frame", disable=None if sys.stderr.isatty() else True, leave=False)
+    n = -1
+    for n, frame in enumerate(iter_frames(job.path, job.kind)):
+        yield n, frame
+        bar.update()
+    bar.close()
+    if n + 1 != job.n_frames:
+        raise ValueError(f"{job.clip_id}: {n + 1} frames decoded, {job.n_frames} in frames.parquet; run ingest again")
+
+
+class ClipSwapper:
+    """Swaps one clip; :meth:`run` writes ``<out>/<clip_id>__v<variant>/<frame>.jpg`` and returns the swaps rows."""
+
+    def __init__(
+        self,
+        job: ClipJob,
+        faces: pd.DataFrame,
+        casting: dict[tuple[int, int], tuple[str | None, str | None]],
+        identities: dict[str, IdentityFace],
+        variants: list[int],
+        params: SwapParams,
+    ):
+        self.job = job
+        self.casting = casting
+        self.identities = identities
+        self.variants = variants
+        self.params = params
+        self.by_frame = _faces_by_frame(faces, params, casting)
+        self.tracks: dict[int, Track] = {}
+        self.flicker = {v: Flicker() for v in variants}
+        shapes: dict[int, list[np.ndarray]] = {}
+        for frame_faces in self.by_frame.values():
+            for f in frame_faces:
+                if f.problem is None:
+                    shapes.setdefault(f.track_id, []).append(f.landmarks)
+        for track, landmarks in shapes.items():
+            shape = TrackShape(np.stack(landmarks))
+            occlusion = OcclusionModel(shape.neutral) if params.occlusion else None
+            self.tracks[track] = Track(shape, occlusion=occlusion)
+
+    # pass 1 -------------------------------------------------------------------------------------------------
+    def learn(self) -> None:
+        raw: dict[int, dict[int, np.ndarray | None]] = {t: {} for t in self.tracks}
+        for n, frame in _frames(self.job, f"swap {self.job.clip_id} (learn)"):
+            for f in self.by_frame.get(n, []):
+                if f.problem is None:
+                    track = self.tracks[f.track_id]
+                    raw[f.track_id][n] = _skin_stats(frame, f.landmarks)
+                    if track.occlusion is not None:
+                        track.occlusion.add(frame, f.landmarks)
+        for track_id, per_frame in raw.items():
+            track = self.tracks[track_id]
+            idx = sorted(per_frame)
+            stats = np.array([per_frame[i] if per_frame[i] is not None else np.full(6, np.nan) for i in idx])
+            if np.isnan(stats).all():  # no skin visible in any frame: keep the identity's own colour
+                track.stats = {}
+            else:
+                smoothed = smooth_stats(stats, self.params.colour_smooth_frames)
+                track.stats = {i: s for i, s in zip(idx, smoothed)}
+            if track.occlusion is not None:
+                track.occlusion.fit()
+
+    # pass 2 -------------------------------------------------------------------------------------------------
+    def _render_variant(self, n: int, frame: np.ndarray, variant: int) -> tuple[np.ndarray | None, list[dict]]:
+        out = frame.copy()
+        rows: list[dict] = []
+        for f in self.by_frame.get(n, []):
+            identity_id, cast_reason = self.casting.get((f.track_id, variant), (None, "no casting row"))
+            row = {
+                "track_id": f.track_id,
+                "identity_id": None,
+                "landmarks": None,
+                "occluded_share": None,
+                "mouth_kept": None,
+            }
+            problem = f.problem
+            if problem is None and identity_id is None:
+                problem = f"uncastable: {cast_reason}"
+            if problem is None:
+                track = self.tracks[f.track_id]
+                identity = self.identities[identity_id]
+                try:
+                    done = render_face(
+                        out,
+                        frame,
+                        f.landmarks,
+                        track.shape,
+                        identity,
+                        track.stats.get(n, identity.stats),
+                        track.occlusion,
+                        self.params,
+                    )
+                except (RenderError, cv2.error, np.linalg.LinAlgError) as exc:
+                    problem = f"render_failed: {exc}".splitlines()[0]
+                else:
+                    row.update(
+                        status="swapped",
+                        reason=None,
+                        identity_id=identity_id,
+                        box=done.box,
+                        landmarks=done.landmarks.astype(np.float32).ravel().tolist(),
+                        occluded_share=done.occluded_share,
+                        mouth_kept=done.mouth_kept,
+                    )
+            if problem is not None:
+                row.update(status="obscured", reason=problem)
+                if self.params.fallback != "drop_frame":
+                    row["box"] = fallback.obscure(out, f.box, self.params.fallback)
+                else:
+                    row["box"] = None
+            rows.append(row)
+        if self.params.fallback == "drop_frame" and any(r["status"] == "obscured" for r in rows):
+            failed = [f"track {r['track_id']}: {r['reason']}" for r in rows if r["status"] == "obscured"]
+            for r in rows:
+                r.update(
+                    status="dropped",
+                    box=None,
+                    landmarks=None,
+                    occluded_share=None,
+                    mouth_kept=None,
+                    identity_id=None,
+                    reason=r["reason"] if r["status"] == "obscured" else "frame dropped: " + "; ".join(failed),
+                )
+            return None, rows
+        return out, rows
+
+    def _render(
+        self, n: int, frame: np.ndarray, out_dir: Path
+    ) -> tuple[int, np.ndarray, dict[int, np.ndarray | None], list[dict]]:
+        images: dict[int, np.ndarray | None] = {}
+        rows: list[dict] = []
+        for variant in self.variants:
+            image, face_rows = self._render_variant(n, frame, variant)
+            name = f"{self.job.clip_id}__v{variant}/{n:06d}.jpg"
+            if image is not None:
+                path = out_dir / name
+                ok = cv2.imwrite(
+                    str(path),
+                    cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, self.params.jpeg_quality],
+                )
+                if not ok:
+                    raise OSError(f"{path}: could not be written")
+            if not face_rows:
+                face_rows = [
+                    {
+                        "track_id": None,
+                        "identity_id": None,
+                        "status": "no_face",
+                        "reason": None,
+                        "box": None,
+                        "landmarks": None,
+                        "occluded_share": None,
+                        "mouth_kept": None,
+                    }
+                ]
+            for r in face_rows:
+                r.update(variant=variant, frame_idx=n, image=name if image is not None else None)
+            images[variant] = image
+            rows.extend(face_rows)
+        return n, frame, images, rows
+
+    def run(self, out_dir: Path, previews: Path | None) -> list[dict]:
+        self.learn()
+        for variant in self.variants:
+            (out_dir / f"{self.job.clip_id}__v{variant}").mkdir(parents=True, exist_ok=True)
+        writers = {}
+        if previews is not None:
+            previews.mkdir(parents=True, exist_ok=True)
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            for v in self.variants:
+                path = previews / f"{self.job.clip_id}__v{v}.mp4"
+                writers[v] = cv2.VideoWriter(str(path), fourcc, self.job.fps, (self.job.width, self.job.height))
+                if not writers[v].isOpened():
+                    raise OSError(f"{path}: the mp4 preview could not be opened for writing")
+        rows: list[dict] = []
+        previous: tuple[np.ndarray, dict[int, np.ndarray | None]] | None = None
+        pending: deque[Future] = deque()
+
+        def collect(result) -> None:
+            nonlocal previous
+            n, frame, images, frame_rows = result
+            for r in frame_rows:
+                r["clip_id"] = self.job.clip_id
+            rows.extend(frame_rows)
+            for v, image in images.items():
+                if image is not None and v in writers:
+                    writers[v].write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+                if previous is not None and image is not None and previous[1].get(v) is not None:
+                    for r in frame_rows:
+                        if r["variant"] == v and r["status"] == "swapped":
+                            self.flicker[v].add(previous[1][v], image, previous[0], frame, r["box"])
+            previous = (frame, images)
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.params.workers) as pool:
+                for n, frame in _frames(self.job, f"swap {self.job.clip_id}"):
+                    pending.append(pool.submit(self._render, n, frame, out_dir))
+                    while len(pending) > 2 * self.params.workers:
+                        collect(pending.popleft().result())
+                while pending:
+                    collect(pending.popleft().result())
+        finally:
+            for w in writers.values():
+                w.release()
+        for v in writers:  # a clip whose every frame was dropped has nothing to watch
+            if all(r["image"] is None for r in rows if r["variant"] == v):
+                (previews / f"{self.job.clip_id}__v{v}.mp4").unlink()
+        return rows
