@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Same range as pyproject.toml: the one OpenCV build this environment keeps.
 OPENCV := opencv-python-headless>=4.10,<5
 
-.PHONY: demo test bench venv install install-test settle-opencv doctor clean
+.PHONY: demo test test-fast lint bench venv install install-test settle-opencv doctor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,18 @@ demo: install
 	$(VENV)/bin/facecast doctor
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 
-test: install-test
+# Lint, format check and type check: the same rules CI enforces (pyproject.toml: [tool.ruff], [tool.mypy]).
+lint: install-test
+	$(VENV)/bin/ruff check src tests stages benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests stages benchmarks scripts
+	$(VENV)/bin/mypy
+
+test: lint
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
+
+# The unit tests: no stage run on real clips, no DVC pipeline (tests marked stage or slow).
+test-fast: lint
+	$(PY) -m pytest -q -m "not slow and not stage"
 
 bench: install-test
 	$(PY) benchmarks/faces.py

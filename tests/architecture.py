@@ -42,7 +42,9 @@ def direct_imports(module: str) -> frozenset[str]:
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{a.name}" if module_file(f"{node.module}.{a.name}") else node.module for a in node.names]
+            names = [
+                f"{node.module}.{a.name}" if module_file(f"{node.module}.{a.name}") else node.module for a in node.names
+            ]
         for name in names:
             if name == "facecast" or name.startswith("facecast."):
                 parts = name.split(".")

@@ -60,4 +60,3 @@ def test_the_graph_sees_imports_inside_functions():
     # cast/synthesis.py imports the landmark model inside a function; the graph must see it
     assert "facecast.models.landmarks" in direct_imports("facecast.cast.synthesis")
     assert module_file("facecast.geometry.landmarks") is not None
-

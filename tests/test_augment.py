@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import albumentations as A
@@ -31,6 +32,7 @@ from facecast import tables
 from facecast.augment.frame import Face, draw, replay
 from facecast.augment.labels import IBUG_MIRROR, mirror_order
 from facecast.augment.policy import build
+from facecast.augment.reasons import AugmentReason
 from facecast.augment.replay import dumps, loads
 from facecast.augment.stage import augment
 from facecast.errors import InputError
@@ -108,7 +110,8 @@ def built(tmp_path_factory) -> Path:
                 "track_id": r.track_id,
                 "identity_id": None if obscured else f"syn_{r.clip_id[:4]}",
                 "status": "obscured" if obscured else "swapped",
-                "reason": "too_small: test" if obscured else None,
+                "reason_kind": "too_small" if obscured else None,
+                "reason_detail": "test" if obscured else None,
                 "bbox_x0": r.bbox_x0,
                 "bbox_y0": r.bbox_y0,
                 "bbox_x1": r.bbox_x1,
@@ -130,7 +133,8 @@ def built(tmp_path_factory) -> Path:
                 "swap_status": swaps[-1]["status"],
                 "image": image,
                 "status": "reject" if rejected else "pass",
-                "reasons": ["deid: test"] if rejected else [],
+                "reason_kinds": ["deid"] if rejected else [],
+                "reason_details": ["test"] if rejected else [],
             }
         )
     tables.write("swaps", swaps, interim / "swaps.parquet")
@@ -152,7 +156,18 @@ def run(
         shutil.copy(interim / f"{table}.parquet", out_interim / f"{table}.parquet")
     out = root / f"augmented_{name}"
     metrics = augment(params, SEED, out_interim, swapped or root / "swapped", out, root / "metrics" / f"{name}.json")
-    return tables.read_df("augment", out_interim / "augment.parquet"), metrics, out
+    rows = tables.read_df("augment", out_interim / "augment.parquet")
+    check_reasons(rows, metrics)
+    return rows, metrics, out
+
+
+def check_reasons(rows: pd.DataFrame, metrics: dict) -> None:
+    """A skipped row, and only a skipped row, has a kind of augment's closed set and a detail; the metrics count
+    the kinds."""
+    skipped = rows.status == "skipped"
+    assert (rows.reason_kind.notna() == skipped).all() and (rows.reason_detail.notna() == skipped).all()
+    assert set(rows.reason_kind.dropna()) <= set(AugmentReason)
+    assert metrics["skipped_reasons"] == dict(sorted(Counter(rows.reason_kind.dropna()).items()))
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +259,11 @@ def test_a_flip_mirrors_boxes_landmark_order_and_labels(built, flipped, faces):
     assert set(label.loc[A1].query("frame_idx >= 4").label) == {"happy"}
     wave = aug[aug.label_original == "wave_left"]
     assert len(wave) == 8 and (wave.status == "skipped").all() and wave.image.isna().all() and wave.label.isna().all()
-    assert wave.reason.str.contains("wave_left").all() and wave.reason.str.contains("augment.label_flip_map").all()
+    assert wave.reason_kind.eq(AugmentReason.FLIP).all() and metrics["skipped_reasons"] == {"flip": 8}
+    assert (
+        wave.reason_detail
+        == "label 'wave_left' has no mirror in augment.label_flip_map and is not in augment.symmetric_labels"
+    ).all()
     assert not any((out / f"{A2}__v0__c1" / f"{n:06d}.jpg").exists() for n in range(4))
     assert set(label.loc[A2].query("frame_idx in [4, 5, 6]").label) == {"neutral"}
     unlabelled = aug[(aug.clip_id == A2) & (aug.frame_idx == 7)]
@@ -393,7 +412,8 @@ def test_a_copy_whose_face_left_the_frame_is_skipped(built):
     aug = rows[rows["copy"] == 1]
     assert (
         (aug.status == "skipped").all()
-        and aug.reason.str.startswith("face left the frame").all()
+        and aug.reason_kind.eq(AugmentReason.FACE_LEFT).all()
+        and aug.reason_detail.str.fullmatch(r"the box of track\(s\) 0 is outside the augmented image").all()
         and aug.faces.isna().all()
     )
     assert metrics["skipped_reasons"] == {"face left the frame": 15} and metrics["images_written"] == 0

@@ -17,9 +17,9 @@ from facecast.params import CastParams
 REPO = Path(__file__).resolve().parents[1]
 
 # The embedded default's donors as openpeople declares them (P001..P010).
-SEX = "female female female female male female male male female female".split()
-SKIN = "II II III V III II V IV IV II".split()
-AGE = "35-45 35-45 25-35 25-35 55-65 35-45 25-35 35-45 18-25 25-35".split()
+SEX = ["female", "female", "female", "female", "male", "female", "male", "male", "female", "female"]
+SKIN = ["II", "II", "III", "V", "III", "II", "V", "IV", "IV", "II"]
+AGE = ["35-45", "35-45", "25-35", "25-35", "55-65", "35-45", "25-35", "35-45", "18-25", "25-35"]
 SEX_SKIN = {"sex": {"female": 0.5, "male": 0.5}, "skin_tone": {"I-III": 0.5, "IV-VI": 0.5}}
 
 
@@ -117,6 +117,7 @@ def test_unusable_donors_from_the_donor_faces_table(tmp_path):
             "embedding": [0.1] * 128 if landmarks else None,
             "status": status,
             "reason": None,
+            "bystander": False,
         }
 
     rows = [

@@ -11,8 +11,9 @@ from pathlib import PurePosixPath
 import pytest
 import yaml
 
-from architecture import ROOT, STAGES, closure, module_file
 from facecast import tables
+
+from architecture import ROOT, STAGES, closure, module_file
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
@@ -60,7 +61,11 @@ def metrics_written(stage: str) -> set[PurePosixPath]:
     source = inspect.getsource(importlib.import_module(f"facecast.{stage}.stage").run)
     found = set()
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.BinOp) and isinstance(node.right, ast.Constant) and str(node.right.value).endswith(".json"):
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.right, ast.Constant)
+            and str(node.right.value).endswith(".json")
+        ):
             if isinstance(node.left, ast.Attribute) and node.left.attr == "METRICS":
                 found.add(PurePosixPath(tables.METRICS.as_posix()) / node.right.value)
     return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -24,6 +25,7 @@ import pytest
 from facecast import tables
 from facecast.cast.stage import cast
 from facecast.faces.stage import analyse
+from facecast.gate.reasons import GateReason
 from facecast.gate.stage import gate
 from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
@@ -80,7 +82,25 @@ def run_gate(
     root: Path, name: str, interim: Path, swapped: Path, params: GateParams = PARAMS
 ) -> tuple[pd.DataFrame, dict, Path]:
     metrics = gate(params, interim, root / "cast", swapped, root / "metrics" / f"{name}.json", root / f"plots_{name}")
-    return (tables.read_df("gates", interim / "gates.parquet"), metrics, root / f"plots_{name}")
+    rows = tables.read_df("gates", interim / "gates.parquet")
+    check_reasons(rows, metrics)
+    return (rows, metrics, root / f"plots_{name}")
+
+
+def check_reasons(rows: pd.DataFrame, metrics: dict) -> None:
+    """Every reason is a kind of gate's closed set with a detail beside it; a row rejects exactly when it has one;
+    the metrics count the kinds."""
+    kinds = [k for ks in rows.reason_kinds for k in ks]
+    assert set(kinds) <= set(GateReason), set(kinds) - set(GateReason)
+    assert (rows.reason_kinds.map(len) == rows.reason_details.map(len)).all()
+    assert all(isinstance(d, str) and d for ds in rows.reason_details for d in ds)
+    assert ((rows.reason_kinds.map(len) > 0) == (rows.status == "reject")).all()
+    assert metrics["reject_reasons"] == dict(sorted(Counter(kinds).items()))
+
+
+def reasons_of(rows: pd.DataFrame) -> list[list[tuple[str, str]]]:
+    """Per row, its (kind, detail) pairs."""
+    return [list(zip(ks, ds, strict=True)) for ks, ds in zip(rows.reason_kinds, rows.reason_details, strict=True)]
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +144,8 @@ def test_a_correct_swap_passes(built, clean):
     assert (swapped.deid_distance >= PARAMS.deid.min_distance).all()
     assert (swapped.reid_rank > 1).all() and (swapped.leak_faces == 0).all()
     # the only rejects a correct swap can get are the clip's own worst landmark fits (the percentile gate)
-    for reasons in swapped.reasons:
-        assert all(r.startswith("landmarks:") for r in reasons), reasons
+    for kinds in swapped.reason_kinds:
+        assert set(kinds) <= {GateReason.LANDMARKS}, kinds
     assert (swapped.status == "pass").mean() >= PARAMS.landmarks.percentile / 100 - 1 / len(swapped)
     assert metrics["leaks_in_passed_frames"] == 0
     assert metrics["reid_rank1_rate"] == 0.0
@@ -153,25 +173,26 @@ def test_a_correct_swap_passes(built, clean):
 def test_a_bad_swap_is_rejected_for_deid_and_found_by_the_leak_scan(tampered):
     rows, metrics, _ = tampered
     bad = rows[rows.frame_idx.isin(BAD) & (rows.swap_status == "swapped")]
-    print("bad deid", bad.deid_distance.round(3).tolist(), bad.reasons.tolist())
+    print("bad deid", bad.deid_distance.round(3).tolist(), reasons_of(bad))
     assert len(bad) == len(BAD) and (bad.status == "reject").all()
     assert (bad.deid_distance < PARAMS.deid.min_distance).all() and (bad.reid_rank == 1).all()
-    for reasons in bad.reasons:
-        kinds = {r.split(":")[0] for r in reasons}
-        assert {"deid", "reid", "leak"} <= kinds, reasons
+    for kinds in bad.reason_kinds:
+        assert {GateReason.DEID, GateReason.REID, GateReason.LEAK} <= set(kinds), kinds
     assert metrics["reject_reasons"]["deid"] >= len(BAD)
 
 
 def test_an_extra_unswapped_face_rejects_its_frame(tampered):
     rows, metrics, _ = tampered
     extra = rows[rows.frame_idx.isin(EXTRA)]
-    print("extra", extra.leak_faces.tolist(), extra.reasons.tolist())
+    print("extra", extra.leak_faces.tolist(), reasons_of(extra))
     assert (extra.status == "reject").all() and (extra.leak_faces >= 1).all()
-    assert all(any(r.startswith("leak:") and "match no face row" in r for r in reasons) for reasons in extra.reasons)
+    assert all(any(k == GateReason.LEAK and "match no face row" in d for k, d in rs) for rs in reasons_of(extra))
     # the swapped face itself is still de-identified: only the pasted face is the problem
     assert (extra.deid_distance >= PARAMS.deid.min_distance).all()
     untouched = rows[~rows.frame_idx.isin(BAD + EXTRA)]
-    assert not any(r.split(":")[0] in ("deid", "reid", "leak") for rs in untouched.reasons for r in rs)
+    assert not any(
+        k in (GateReason.DEID, GateReason.REID, GateReason.LEAK) for ks in untouched.reason_kinds for k in ks
+    )
     assert metrics["leaks_in_passed_frames"] == 0
 
 
@@ -185,4 +206,4 @@ def test_a_stricter_identity_gate_rejects_more(built, clean):
     stricter, _, _ = run_gate(built, "strict", interim, built / "swapped", strict)
     far = stricter[(stricter.swap_status == "swapped") & (stricter.identity_distance > limit)]
     assert len(far) >= 1
-    assert all(any(r.startswith("identity:") for r in rs) for rs in far.reasons)
+    assert all(any(k == GateReason.IDENTITY and "cast identity" in d for k, d in rs) for rs in reasons_of(far))

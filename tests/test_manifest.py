@@ -9,7 +9,10 @@ subject; clip D's frame 0 has no face at all (and passes). The stage runs twice 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
+import shutil
 from pathlib import Path
 
 import cv2
@@ -24,6 +27,8 @@ from facecast import tables
 from facecast.errors import InputError
 from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
+from facecast.manifest.reasons import ManifestReason
+from facecast.manifest.select import frame_verdicts, select
 from facecast.manifest.splits import Group, assign, groups
 from facecast.manifest.stage import manifest
 from facecast.params import CastParams, ManifestParams
@@ -32,6 +37,7 @@ SEED = 918273
 FRAMES = 4
 COPIES = 1
 SUBJECTS = {"A": "P1", "B": "P2", "C": "P3", "D": "P4", "E": None}
+QUANTILES = {"n": 37, "mean": 0.78, "median": 0.78, "p5": 0.69, "p95": 0.87}
 CAST = {
     0: {"A": "syn1", "B": "syn1", "C": "syn2", "D": "syn3", "E": "syn4"},
     1: {"A": "syn5", "B": "syn6", "C": "syn7", "D": "syn8", "E": "syn4"},
@@ -93,7 +99,8 @@ def gate_row(
         landmark_error=0.03 + 0.001 * frame,
         leak_faces=0,
         status=status,
-        reasons=list(reasons),
+        reason_kinds=[k for k, _ in reasons],
+        reason_details=[d for _, d in reasons],
     )
     if swap_status != "swapped":
         row.update(deid_distance=None, identity_distance=None, landmark_error=None, identity_id=None)
@@ -197,7 +204,7 @@ def build_world(root: Path) -> dict:
                             0,
                             None,
                             "reject",
-                            ["dropped: swap did not write this frame"],
+                            [("dropped", "swap did not write this frame")],
                             swap_status="dropped",
                             image=False,
                         )
@@ -217,14 +224,14 @@ def build_world(root: Path) -> dict:
                             0,
                             cast[clip],
                             "reject",
-                            ["leak: 1 face(s) the detector found match no face row"],
+                            [("leak", "1 face(s) the detector found match no face row")],
                         )
                     )
                 elif key == SECOND_FACE:
                     gates.append(gate_row(clip, variant, frame, 0, cast[clip]))
                     gates.append(
                         gate_row(
-                            clip, variant, frame, 1, "syn8", "reject", ["landmarks: error 0.200 above the cap 0.15"]
+                            clip, variant, frame, 1, "syn8", "reject", [("landmarks", "error 0.200 above the cap 0.15")]
                         )
                     )
                 else:
@@ -250,7 +257,8 @@ def build_world(root: Path) -> dict:
                             "replay": None if copy == 0 else json.dumps({"transforms": [{"applied": copy == 1}]}),
                             "faces": faces,
                             "status": "skipped" if skipped else "ok",
-                            "reason": "flip: label 'happy' has no mirror in augment.label_flip_map"
+                            "reason_kind": "flip" if skipped else None,
+                            "reason_detail": "label 'happy' has no mirror in augment.label_flip_map"
                             if skipped
                             else None,
                         }
@@ -273,6 +281,12 @@ def build_world(root: Path) -> dict:
         json.dumps(
             {
                 "frames": {"total": len(SUBJECTS) * FRAMES * 2, "passed": 36, "pass_rate": 0.9},
+                "faces": {"total": len(SUBJECTS) * FRAMES * 2, "passed": 37, "pass_rate": 0.925},
+                "deid_distance": QUANTILES,
+                "identity_distance": QUANTILES,
+                "landmark_error": {"n": 37, "mean": 0.03, "median": 0.03, "p5": 0.01, "p95": 0.06},
+                "reid_rank1_rate": 0.0,
+                "expression_mean_pcc": 0.64,
                 "reject_reasons": {"leak": 1, "landmarks": 1, "dropped": 1},
                 "leaks_in_passed_frames": 0,
             }
@@ -332,12 +346,19 @@ def test_only_passing_frames_are_published_and_every_other_is_a_reject(built, wo
     gate_rejects = rejects[rejects["stage"] == "gate"]
     assert set(zip(gate_rejects["clip_id"], gate_rejects["variant"], gate_rejects["frame_idx"])) == failed
     assert gate_rejects["copy"].isna().all()
-    by_frame = {(r.clip_id, r.variant, r.frame_idx): list(r.reasons) for r in gate_rejects.itertuples()}
-    assert by_frame[SECOND_FACE] == ["landmarks: error 0.200 above the cap 0.15"]
-    assert by_frame[DROPPED] == ["dropped: swap did not write this frame"]
+    by_frame = {
+        (r.clip_id, r.variant, r.frame_idx): list(zip(r.reason_kinds, r.reason_details, strict=True))
+        for r in gate_rejects.itertuples()
+    }
+    assert by_frame[SECOND_FACE] == [("landmarks", "error 0.200 above the cap 0.15")]
+    assert by_frame[DROPPED] == [("dropped", "swap did not write this frame")]
     skipped = rejects[rejects["stage"] == "augment"]
     assert list(zip(skipped["clip_id"], skipped["variant"], skipped["frame_idx"], skipped["copy"])) == [SKIPPED]
-    assert skipped["reasons"].iloc[0][0].startswith("flip:")
+    assert list(skipped["reason_kinds"].iloc[0]) == ["flip"]
+    assert list(skipped["reason_details"].iloc[0]) == ["label 'happy' has no mirror in augment.label_flip_map"]
+    # every kind is gate's or augment's, as they wrote it; the metrics count them
+    assert set(rejects["reason_kinds"].explode()) <= tables.spec("dataset_rejects").reason_kinds
+    assert metrics["rejects"]["by_reason"] == {"dropped": 1, "flip": 1, "landmarks": 1, "leak": 1}
     # every candidate image is either published or a reject: source frames x variants x (1 + copies)
     total = len(SUBJECTS) * FRAMES * len(CAST) * (1 + COPIES)
     assert len(frames) + len(skipped) + len(gate_rejects) * (1 + COPIES) == total
@@ -417,7 +438,7 @@ def test_images_match_their_sha256(built, world):
         source = world["swapped"] / f"{r.clip_id}__v{r.variant}/{r.frame_idx:06d}.jpg"
         assert hashlib.sha256(source.read_bytes()).hexdigest() == r.sha256
     copies = frames[frames["copy"] == 1]
-    assert all(f"__c1/" in i for i in copies["image"]) and copies["replay"].notna().all()
+    assert all("__c1/" in i for i in copies["image"]) and copies["replay"].notna().all()
     assert frames["faces"].map(len).sum() == frames["identity_ids"].map(len).sum()
 
 
@@ -426,7 +447,8 @@ def test_manifests_readable_with_pandas_polars_duckdb(built):
     for name in ("frames", "identities", "clips", "rejects"):
         path = dataset / "manifest" / f"{name}.parquet"
         meta = pq.read_schema(path).metadata
-        assert meta[b"facecast.table"] == f"dataset_{name}".encode() and meta[b"facecast.schema_version"] == b"1"
+        version = str(tables.spec(f"dataset_{name}").version).encode()
+        assert meta[b"facecast.table"] == f"dataset_{name}".encode() and meta[b"facecast.schema_version"] == version
         df = pd.read_parquet(path)
         pl_df = pl.read_parquet(path)
         n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
@@ -443,9 +465,16 @@ def test_manifests_readable_with_pandas_polars_duckdb(built):
     assert sexes > 0
 
 
+def shown(card: str) -> str:
+    """The card's text as a reader sees it: Markdown's backslash escapes and the HTML entities undone."""
+    return html.unescape(re.sub(r"\\([\\`*_{}\[\]()#+\-!|])", r"\1", card))
+
+
 def test_card_tells_counts_params_licences_and_hides_the_seed(built):
     dataset, metrics = built
     card = (dataset / "DATASET_CARD.md").read_text()
+    assert "| D1 | syn1, syn3, syn5, syn7 | CC\\-BY\\-4.0 | Photo by Ann Example |" in card  # values escaped
+    card = shown(card)
     for text in (
         "## Counts",
         f"Published: {metrics['images']['published']} image(s)",
@@ -468,6 +497,52 @@ def test_card_tells_counts_params_licences_and_hides_the_seed(built):
     assert json.loads((dataset.parent / "dataset.json").read_text()) == metrics
 
 
+HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) a|b\n# not a heading"
+
+
+def _tables(card: str) -> list[list[str]]:
+    """The card's tables, each as its lines."""
+    blocks: list[list[str]] = [[]]
+    for line in card.splitlines():
+        if line.startswith("|"):
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return [b for b in blocks if b]
+
+
+def test_card_prints_hostile_text_as_text(world, tmp_path):
+    """A label, a donor's attribution and a clip's reason that look like markup stay plain text on one line."""
+    hostile = dict(world, interim=tmp_path / "interim", donors_dir=tmp_path / "donors")
+    shutil.copytree(world["interim"], hostile["interim"])
+    shutil.copytree(world["donors_dir"], hostile["donors_dir"])
+    for name in ("frames", "augment"):
+        path = hostile["interim"] / f"{name}.parquet"
+        rows = tables.read_df(name, path)
+        for column in {"label", "label_original"} & set(rows.columns):
+            rows[column] = rows[column].replace("sad", HOSTILE)
+        tables.write(name, rows, path)
+    clips = tables.read_df("clips", hostile["interim"] / "clips.parquet")
+    tables.write(
+        "clips", clips.assign(reason=clips["reason"].map(lambda r: r and HOSTILE)), hostile["interim"] / "clips.parquet"
+    )
+    donors = pd.read_csv(hostile["donors_dir"] / "donors.csv")
+    donors.loc[donors["donor_id"] == "D9", "attribution"] = HOSTILE
+    donors.to_csv(hostile["donors_dir"] / "donors.csv", index=False)
+    run(hostile, tmp_path / "out")
+    card = (tmp_path / "out" / "dataset" / "DATASET_CARD.md").read_text()
+    assert "<script" not in card and "](javascript" not in card and "\n# not a heading" not in card
+    escaped = r"&lt;script&gt;alert\(1\)&lt;/script&gt; \[x\]\(javascript:alert\(1\)\) a\|b \# not a heading"
+    assert card.count(escaped) == 3  # the label's row, D9's attribution, clip F's reason
+    assert shown(card).count(HOSTILE.replace("\n", " ")) == 3
+    for lines in _tables(card):  # no cell added or lost: every row has its header's unescaped pipes
+        assert len({len(re.findall(r"(?<!\\)\|", line)) for line in lines}) == 1, lines
+    markdown_it = pytest.importorskip("markdown_it")
+    page = markdown_it.MarkdownIt("commonmark").enable("table").render(card)
+    assert "<script" not in page and "<a " not in page and page.count("<h1>") == 1
+    assert html.unescape(page).count(HOSTILE.replace("\n", " ")) == 3
+
+
 def test_deterministic_across_runs(built, world, tmp_path):
     dataset, metrics = built
     again = run(world, tmp_path)
@@ -480,6 +555,32 @@ def test_deterministic_across_runs(built, world, tmp_path):
         "DATASET_CARD.md",
     ):
         assert (tmp_path / "dataset" / f).read_bytes() == (dataset / f).read_bytes(), f
+
+
+def test_a_reject_without_a_reason_gets_the_manifests_own_kind(tmp_path):
+    frame = ("A", 0, 0)
+    gates = pd.DataFrame(
+        [
+            gate_row(*frame, 0, "syn1", "reject", [("leak", "1 face(s) the detector found match no face row")]),
+            gate_row(*frame, 1, "syn2", "reject", [("leak", "1 face(s) the detector found match no face row")]),
+            gate_row("A", 0, 1, 0, "syn1", "reject"),
+            gate_row("A", 0, 2, 0, "syn1"),
+        ]
+    )
+    augment = pd.DataFrame(
+        [
+            {"clip_id": "A", "variant": 0, "copy": c, "frame_idx": 2, "source_image": "A__v0/000002.jpg"}
+            | {"image": None, "status": "ok" if c == 0 else "skipped", "reason_kind": None, "reason_detail": None}
+            for c in (0, 1)
+        ]
+    )
+    _, rejects = select(frame_verdicts(gates), augment)
+    assert [(r["frame_idx"], r["stage"], r["reason_kinds"], r["reason_details"]) for r in rejects] == [
+        (0, "gate", ["leak"], ["1 face(s) the detector found match no face row"]),  # one per distinct reason
+        (1, "gate", [ManifestReason.GATE], ["rejected without a reason"]),
+        (2, "augment", [ManifestReason.SKIPPED], ["augment gave no reason"]),
+    ]
+    tables.write("dataset_rejects", rejects, tmp_path)  # every kind is in the table's closed set
 
 
 def test_groups_tie_subjects_through_identities_and_assignment_is_seeded():
@@ -538,3 +639,15 @@ def test_bad_input_stops_with_a_named_reason(world, tmp_path):
     with pytest.raises(InputError, match="is missing; run swap again"):
         run(missing, tmp_path / "c")
     assert not (tmp_path / "c" / "dataset").exists()
+
+
+def test_a_metrics_file_without_a_promised_key_stops_with_its_name(world, tmp_path):
+    """The card prints gate figures: a gates.json whose key was renamed is one clear error, never an 'n/a'."""
+    metrics_dir = tmp_path / "metrics"
+    shutil.copytree(world["metrics_dir"], metrics_dir)
+    gates = json.loads((metrics_dir / "gates.json").read_text())
+    gates["leaks_in_frames"] = gates.pop("leaks_in_passed_frames")
+    (metrics_dir / "gates.json").write_text(json.dumps(gates))
+    with pytest.raises(InputError, match=r"gates\.json: leaks_in_passed_frames: Field required"):
+        run(dict(world, metrics_dir=metrics_dir), tmp_path / "out")
+    assert not (tmp_path / "out" / "dataset").exists()

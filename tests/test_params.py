@@ -32,7 +32,7 @@ def test_stage_sees_only_what_it_loads(tmp_path):
     assert isinstance(p.faces, FacesParams)
     assert p.seed == repo_params()["seed"]
     with pytest.raises(AttributeError, match="not loaded"):
-        p.sample
+        _ = p.sample
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 from facecast import tables
 from facecast.errors import InputError, TableError
@@ -84,6 +85,12 @@ def write_clip(path: Path, kind: str, frames: list[np.ndarray]) -> None:
     out.release()
 
 
+def typed(reasons: list[str]) -> dict:
+    """``"kind: detail"`` reasons as the tables hold them: ``reason_kinds`` and ``reason_details``, in parallel."""
+    pairs = [r.split(": ", 1) for r in reasons]
+    return {"reason_kinds": [k for k, _ in pairs], "reason_details": [d for _, d in pairs]}
+
+
 def row_of(name: str, **values) -> dict:
     row = {c: None for c in tables.spec(name).schema.names}
     row.update(values)
@@ -143,12 +150,12 @@ def tree(tmp_path_factory) -> Path:
                         image=image,
                         deid_distance=0.8,
                         status="reject" if reasons else "pass",
-                        reasons=reasons,
+                        **typed(reasons),
                     )
                 )
             if reasons:
                 rejects.append(
-                    row_of("dataset_rejects", clip_id=clip, variant=0, frame_idx=f, stage="gate", reasons=reasons)
+                    row_of("dataset_rejects", clip_id=clip, variant=0, frame_idx=f, stage="gate", **typed(reasons))
                 )
                 continue
             for copy in (0, 1) if clip == "P001_expressions" and f < 4 else (0,):
@@ -187,10 +194,10 @@ def tree(tmp_path_factory) -> Path:
             copy=1,
             frame_idx=5,
             stage="augment",
-            reasons=[FLIP],
+            **typed([FLIP]),
         )
     )
-    for clip, (kind, count, _, _, split) in CLIPS.items():
+    for clip, (_kind, count, _, _, split) in CLIPS.items():
         n_pub = sum(r["clip_id"] == clip for r in published)
         n_rej = sum(r["clip_id"] == clip for r in rejects)
         dclips.append(
@@ -405,8 +412,8 @@ def test_rejects_are_grouped_by_reason_with_every_reason(written, tree):
     for kind in result["reject_reasons"]:
         assert f"reject-{kind}" in page.ids
     rejects = text.split("id='rejects'")[1].split("id='sheets'")[0]
-    for reason in (LANDMARKS, LEAK, EXPRESSION, DROPPED, FLIP.replace("'", "&#x27;")):
-        assert f"<li>{reason}</li>" in rejects
+    for reason in (LANDMARKS, LEAK, EXPRESSION, DROPPED, FLIP):
+        assert f"<li>{escape(reason)}</li>" in rejects
     assert "6 held back · 6 shown" in rejects and "no image: swap did not write this frame" in rejects
     assert "held back by augment" in rejects and "copy 1" in rejects
     csv = pd.read_csv(tree / "plots" / "dataset" / "rejects.csv")
@@ -470,6 +477,36 @@ def test_nothing_published_still_reports_every_clip_and_reject(tree, tmp_path):
     )
     assert "No image was published" in text and "<li>" + LANDMARKS + "</li>" in text
     assert pd.read_csv(root / "plots" / "dataset" / "shares.csv")["series"].tolist() == ["target", "cast plan"] * 2
+
+
+HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) a|b</td><td>\n# not a heading"
+
+
+def test_hostile_text_is_shown_as_text(tree, tmp_path):
+    """A label, a subject and a category that look like markup are escaped: no tag, link or table cell of theirs."""
+    root = tmp_path / "tree"
+    shutil.copytree(tree, root, ignore=shutil.ignore_patterns("reports"))
+    manifest = root / "data" / "dataset" / "manifest"
+    frames = tables.read_df("dataset_frames", manifest / "frames.parquet")
+    tables.write("dataset_frames", frames.assign(label=HOSTILE), manifest / "frames.parquet")
+    clips = tables.read_df("dataset_clips", manifest / "clips.parquet")
+    tables.write("dataset_clips", clips.assign(subject=HOSTILE), manifest / "clips.parquet")
+    cast = json.loads((root / "metrics" / "cast.json").read_text())
+    cast["categories"].append({**cast["categories"][0], "category": HOSTILE})
+    (root / "metrics" / "cast.json").write_text(json.dumps(cast))
+    run_report(root)
+    text = (root / "reports" / "index.html").read_text(encoding="utf-8")
+    page = Page(text)
+    assert "<script" not in text and "</td><td>\n" not in text
+    assert all(v.startswith(("#", "data:image/jpeg;base64,")) for _, v in page.links)
+    # the parser reads each back whole, as text: in every caption, in the bar chart, in the tables
+    captions = [c for sheet in page.sheets.values() for c in sheet["captions"]]
+    assert captions and all(f" · label {HOSTILE} · " in c for c in captions)
+    assert any(f"sex: {HOSTILE}" in "".join(t) for t in page.svgs)
+    clip_table = text.split("id='clips'")[1].split("</section>")[0]
+    assert clip_table.count("<td") == 9 * len(CLIPS) and clip_table.count(str(escape(HOSTILE))) == len(CLIPS)
+    demographics = text.split("id='demographics'")[1].split("</section>")[0]
+    assert f"<td>{escape(HOSTILE)}</td>" in demographics
 
 
 MISSING = {

@@ -13,57 +13,19 @@ Real git, real DVC, real pipeline runs.
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import environ, lock_outputs, run
+
 slow = pytest.mark.slow
 
-# P001-P004 are female and P005 male; the five subjects are also the whole donor gallery.
-# One identity per sex, each from a single donor (the male cell has only P005). An identity
-# never plays the track of its own donor, so of the five tracks, all of one length, 3/2 is
-# the nearest a 50/50 sex quota can come, and 80/20 is met exactly as 4/1.
-TINY = {"people": 5, "expressions": 1, "hold_frames": 3, "morph_frames": 1}
-TINY_CAST = {
-    "identities": 2,
-    "donors_per_identity": 1,
-    "quotas": {"sex": {"female": 0.5, "male": 0.5}},
-    "on_shortfall": "relax",
-    "max_attempts": 30,
-}
-QUOTA_CHANGE = {"female": 0.8, "male": 0.2}
+# The tiny project (conftest.TINY_SAMPLE, TINY_CAST): 80/20 is met exactly as 4/1 of its five tracks.
 MANIFESTS = "data/dataset"  # where the manifest stage publishes the dataset and its Parquet manifests
-
-
-def environ() -> dict:
-    """This interpreter's bin first on PATH (dvc, python), and a git identity for the commits."""
-    return dict(
-        os.environ,
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        GIT_AUTHOR_NAME="facecast test",
-        GIT_AUTHOR_EMAIL="test@facecast.invalid",
-        GIT_COMMITTER_NAME="facecast test",
-        GIT_COMMITTER_EMAIL="test@facecast.invalid",
-    )
-
-
-def run(cmd: list[str], cwd: Path, ok: bool = True, **env: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env={**environ(), **env}, capture_output=True, text=True)
-    if ok:
-        assert proc.returncode == 0, (
-            f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        )
-    return proc
-
-
-def lock_outputs(root: Path) -> dict[str, list[str]]:
-    """Every output path per stage of ``root/dvc.lock`` (metrics and plots included)."""
-    lock = yaml.safe_load((root / "dvc.lock").read_text())
-    return {stage: [o["path"] for o in entry.get("outs", [])] for stage, entry in lock["stages"].items()}
+QUOTA_CHANGE = {"female": 0.8, "male": 0.2}
 
 
 def output_digests(root: Path, outputs: list[str]) -> dict[str, str]:
@@ -84,49 +46,13 @@ def cast_shares(metrics_json: str) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, repo) -> tuple[Path, str]:
-    """A copy of the repository's files (what a clone holds, plus files not yet committed) with the tiny
-    sample's parameters and no outputs, as a git repository of one commit; returns it and that commit."""
-    dst = tmp_path_factory.mktemp("shared") / "project"
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True, text=True, check=True
-    )
-    for rel in files.stdout.split("\n"):
-        if rel and (repo / rel).is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(repo / rel, dst / rel)
-    # the outputs of the repository's own run (metrics and plots are committed) are not the tiny sample's
-    stale = [out for outs in lock_outputs(dst).values() for out in outs] if (dst / "dvc.lock").is_file() else []
-    for rel in [*stale, "data", "metrics", "dvc.lock"]:
-        path = dst / rel
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["sample"].update(TINY)
-    params["cast"].update(TINY_CAST)
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q", "-b", "main"], dst)
-    for key, value in {
-        "user.name": "facecast test",
-        "user.email": "test@facecast.invalid",
-        "commit.gpgsign": "false",
-    }.items():
-        run(["git", "config", key, value], dst)  # dvc exp run commits too, through its own git library
-    run(["git", "add", "-A"], dst)
-    run(["git", "commit", "-q", "-m", "tiny facecast project"], dst)
-    base = run(["git", "rev-parse", "HEAD"], dst).stdout.strip()
-    return dst, base
-
-
-@pytest.fixture(scope="module")
-def shared(project, tmp_path_factory) -> dict:
-    """The project reproduced, pushed to a local directory remote and committed, as a user shares it."""
-    root, base = project
+def shared(tiny_project, tmp_path_factory) -> dict:
+    """The tiny project reproduced (conftest), pushed to a local directory remote and committed, as a user
+    shares it."""
+    root = tiny_project.copy_to(tmp_path_factory.mktemp("shared") / "project")
+    base, repro = tiny_project.base, tiny_project.repro
     remote = tmp_path_factory.mktemp("remote")
     run(["dvc", "remote", "add", "-d", "local", str(remote)], root)
-    repro = run(["dvc", "repro"], root).stdout
     run(["dvc", "push"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-q", "-m", "dataset of the tiny sample"], root)

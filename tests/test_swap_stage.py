@@ -42,8 +42,11 @@ from facecast.models.landmarks import fit_shape, shape_points
 from facecast.models.loaders import shape_predictor68
 from facecast.params import CastParams, FacesParams, IngestParams, SampleParams, SwapParams
 from facecast.sample.stage import build_sample
+from facecast.swap.clip_render import _dropped, _first_line
 from facecast.swap.masks import KEEP_INSET
+from facecast.swap.reasons import SwapReason
 from facecast.swap.stage import swap
+from facecast.tables import Reason
 
 SEED = 7
 SAMPLE = SampleParams(people=3, expressions=2, hold_frames=4, morph_frames=3)
@@ -298,11 +301,16 @@ def test_tables_images_previews_and_metrics_agree(built, main):
     # every face with landmarks is swapped by its cast identity; the tiny faces are obscured
     tiny = with_face.clip_id == "tiny"
     swapped = with_face[~tiny]
-    assert (swapped.status == "swapped").all() and swapped.reason.isna().all()
+    assert (swapped.status == "swapped").all()
+    assert swapped.reason_kind.isna().all() and swapped.reason_detail.isna().all()
     planned = [casting.loc[(c, int(t)), "identity_id"] for c, t in zip(swapped.clip_id, swapped.track_id)]
     assert swapped.identity_id.tolist() == planned
     assert swapped.landmarks.map(len).eq(136).all()
     assert (with_face[tiny].status == "obscured").all()
+    # every reason is a kind of swap's closed set, with its detail: faces.parquet's reason for a tiny face
+    assert set(swaps.reason_kind.dropna()) <= set(SwapReason) and swaps.reason_kind.notna().sum() == tiny.sum()
+    assert with_face[tiny].reason_kind.eq(SwapReason.TOO_SMALL).all()
+    assert with_face[tiny].reason_detail.str.fullmatch(r"face \d+ px high, under \d+ px").all()
 
     # one JPEG per frame, at its place, at the frame's size; nothing else in the folders
     assert swaps.groupby(["clip_id", "frame_idx"]).image.nunique().eq(1).all()
@@ -487,7 +495,7 @@ def test_tiny_face_is_obscured(built, main):
     out, _, swaps = main
     rows = clip_rows(swaps, "tiny")
     assert len(rows) == len(built.frames["tiny"])
-    assert (rows.status == "obscured").all() and rows.reason.str.startswith("too_small").all()
+    assert (rows.status == "obscured").all() and rows.reason_kind.eq(SwapReason.TOO_SMALL).all()
     assert rows.identity_id.isna().all() and rows.landmarks.isna().all()
     faces = face_rows(tables.read_df("faces", built.interim / "faces.parquet"), "tiny")
     ratios, diffs = [], []
@@ -541,7 +549,8 @@ def test_drop_frame_writes_no_frame_with_a_problem_face(built, dropped):
     out, metrics, swaps = dropped
     tiny = swaps[swaps.clip_id == "tiny"]
     assert len(tiny) == len(built.frames["tiny"])
-    assert (tiny.status == "dropped").all() and tiny.reason.str.startswith("too_small").all()
+    assert (tiny.status == "dropped").all() and tiny.reason_kind.eq(SwapReason.TOO_SMALL).all()
+    assert set(swaps.reason_kind.dropna()) <= set(SwapReason)
     assert tiny.image.isna().all() and tiny[["bbox_x0", "landmarks", "identity_id"]].isna().all().all()
     assert not list((out / "tiny__v0").glob("*.jpg"))
     others = swaps[swaps.clip_id != "tiny"]
@@ -562,7 +571,7 @@ def test_frame_without_face_is_written_unchanged(built, main):
     black = rows[rows.status == "no_face"]
     n_faces = len(built.frames["edited"]) - BLACK
     assert black.frame_idx.tolist() == list(range(n_faces, n_faces + BLACK))
-    assert black.reason.isna().all() and black.bbox_x0.isna().all()
+    assert black.reason_kind.isna().all() and black.reason_detail.isna().all() and black.bbox_x0.isna().all()
     for row in black.itertuples():
         frame = built.frames["edited"][row.frame_idx]
         ok, expected = cv2.imencode(
@@ -599,3 +608,28 @@ def test_missing_identity_folder_stops_the_stage(built):
         swap(SwapParams(), built.interim, broken, out, built.root / "metrics" / "broken.json")
     print(f"\n[bad input] {stopped.value}")
     assert not out.exists() and not (built.root / "metrics" / "broken.json").exists()
+
+
+# 12 ------------------------------------------------------------------------------------------------------
+
+
+def test_a_dropped_frame_names_the_faces_that_could_not_be_swapped():
+    def row(track: int, status: str, reason: Reason | None) -> dict:
+        kind, detail = reason or (None, None)
+        return {"track_id": track, "status": status, "reason_kind": kind, "reason_detail": detail, "box": (0, 0, 1, 1)}
+
+    rows = _dropped(
+        [
+            row(0, "swapped", None),
+            row(1, "obscured", Reason(SwapReason.TOO_SMALL, "face 28 px high, under 40 px")),
+            row(2, "obscured", Reason(SwapReason.NO_LANDMARKS)),
+        ]
+    )
+    assert [r["status"] for r in rows] == ["dropped"] * 3 and all(r["box"] is None for r in rows)
+    assert [(r["reason_kind"], r["reason_detail"]) for r in rows] == [
+        ("frame dropped", "track 1: too_small: face 28 px high, under 40 px; track 2: no_landmarks"),
+        ("too_small", "face 28 px high, under 40 px"),
+        ("no_landmarks", None),
+    ]
+    assert _first_line(ValueError("degenerate triangle\nat vertex 3")) == "degenerate triangle"
+    assert _first_line(ValueError()) == ""

@@ -107,3 +107,59 @@ def test_atomic_folders_get_the_mode_mkdir_gives(tmp_path):
         (tmp / "a.txt").write_text("x")
     assert (tmp_path / "out" / "a.txt").read_text() == "x"
     assert (tmp_path / "out").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def swaps_row(**values) -> dict:
+    row = {c: None for c in tables.spec("swaps").schema.names}
+    row.update(clip_id="a", variant=0, frame_idx=0, track_id=0, status="obscured", **values)
+    return row
+
+
+def test_a_reason_kind_outside_the_tables_closed_set_is_refused(tmp_path):
+    ok = swaps_row(reason_kind="too_small", reason_detail="face 28 px high, under 40 px")
+    assert tables.read_df("swaps", tables.write("swaps", [ok], tmp_path)).loc[0, "reason_kind"] == "too_small"
+    bad = swaps_row(reason_kind="tiny", reason_detail="face 28 px high, under 40 px")
+    with pytest.raises(TableError, match=r"^swaps: column 'reason_kind' holds the reason kind 'tiny', not one of "):
+        tables.write("swaps", [ok, bad], tmp_path / "bad.parquet")
+    assert not (tmp_path / "bad.parquet").exists()
+    # a list of kinds: each one is checked; a kind of another stage is not this table's
+    row = {c: None for c in tables.spec("dataset_rejects").schema.names}
+    row.update(clip_id="a", variant=0, frame_idx=0, stage="gate", reason_kinds=["leak", "too_small"])
+    row["reason_details"] = ["1 face(s) the detector found match no face row", "face 28 px high"]
+    with pytest.raises(TableError, match="dataset_rejects: column 'reason_kinds' holds the reason kind 'too_small'"):
+        tables.write("dataset_rejects", [row], tmp_path)
+
+
+def test_reason_kinds_and_details_run_in_parallel(tmp_path):
+    row = {c: None for c in tables.spec("dataset_rejects").schema.names}
+    row.update(clip_id="a", variant=0, frame_idx=0, stage="augment", reason_kinds=["flip"], reason_details=[])
+    with pytest.raises(TableError, match="'reason_kinds' and 'reason_details' must have the same length"):
+        tables.write("dataset_rejects", [row], tmp_path)
+    row["reason_details"] = [None]  # a kind without a detail is allowed
+    assert len(tables.read_df("dataset_rejects", tables.write("dataset_rejects", [row], tmp_path))) == 1
+
+
+def test_every_table_with_reasons_names_its_closed_set():
+    for s in tables.SPECS.values():
+        columns = set(s.schema.names) & set(tables.REASON_KIND_COLUMNS)
+        assert bool(columns) == (s.reason_kinds is not None), s.name
+    for name in ("swaps", "gates", "augment", "dataset_rejects"):  # typed: no prose column left to parse
+        assert not {"reason", "reasons"} & set(tables.spec(name).schema.names), name
+
+
+def test_the_contract_repeats_each_stages_own_kinds():
+    from facecast.augment.reasons import AugmentReason
+    from facecast.gate.reasons import GateReason
+    from facecast.manifest.reasons import ManifestReason
+    from facecast.swap.reasons import SwapReason
+
+    assert tables.spec("swaps").reason_kinds == tables.SWAP_REASON_KINDS == set(SwapReason)
+    assert tables.spec("gates").reason_kinds == tables.GATE_REASON_KINDS == set(GateReason)
+    assert tables.spec("augment").reason_kinds == tables.AUGMENT_REASON_KINDS == set(AugmentReason)
+    assert tables.MANIFEST_REASON_KINDS == set(ManifestReason)
+    assert tables.spec("dataset_rejects").reason_kinds == set(GateReason) | set(AugmentReason) | set(ManifestReason)
+
+
+def test_a_reason_reads_as_the_prose_it_replaces():
+    assert tables.reason_text(*tables.Reason("too_small", "face 28 px")) == "too_small: face 28 px"
+    assert tables.reason_text(*tables.Reason("no_landmarks")) == "no_landmarks"

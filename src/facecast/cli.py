@@ -11,8 +11,12 @@ from facecast import __version__
 
 @click.group()
 @click.version_option(__version__, prog_name="facecast")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="log what facecast does (-vv: more)")
+def main(verbose: int) -> None:
     """facecast: recast face datasets with synthetic identities, and prove the result."""
+    from facecast.runner import setup_logging
+
+    setup_logging(verbose)
 
 
 @main.command()

@@ -6,9 +6,9 @@ Each check really loads (or runs) the thing it checks; nothing is downloaded.
 from __future__ import annotations
 
 import importlib.metadata as md
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 

@@ -10,7 +10,7 @@ with a message naming the key and what it expected.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -285,7 +285,7 @@ class SwapParams(Section):
         ge=0.0,
         le=1.0,
         description="how far the rendered face reaches beyond the original jaw line, as a share of the "
-        "inter-ocular distance, so no original jaw or beard edge survives",
+        "outer eye span (outer eye corner to outer eye corner), so no original jaw or beard edge survives",
     )
     feather: float = Field(
         0.04,
@@ -303,7 +303,8 @@ class SwapParams(Section):
         0.05,
         ge=0.0,
         le=2.0,
-        description="the mouth counts as open when the inner-lip gap is at least this share of the inter-ocular distance",
+        description="the mouth counts as open when the inner-lip gap is at least this share of the outer eye "
+        "span (outer eye corner to outer eye corner)",
     )
     keep_eyes: bool = Field(
         True,
@@ -337,7 +338,11 @@ class GateLandmarkParams(Section):
         95.0, gt=0.0, le=100.0, description="per clip, faces above this percentile of landmark error are rejected"
     )
     max_error: float = Field(
-        0.15, gt=0.0, le=10.0, description="absolute cap on the landmark error (mean distance / inter-ocular distance)"
+        0.15,
+        gt=0.0,
+        le=10.0,
+        description="absolute cap on the landmark error (mean distance / outer eye span, outer eye corner to "
+        "outer eye corner)",
     )
 
 
@@ -458,23 +463,66 @@ SECTIONS: dict[str, type[Section]] = {
     "report": ReportParams,
 }
 SHARED = ("seed",)
+S = TypeVar("S", bound=Section)
 
 
 class Params:
-    """What one stage sees: ``seed`` and the sections it asked for, as attributes."""
+    """What one stage sees: ``seed`` and the sections it asked for, each as a typed attribute."""
 
     def __init__(self, seed: int, sections: dict[str, Section]):
         self.seed = seed
         self._sections = dict(sections)
 
-    def __getattr__(self, name: str) -> Section:
-        try:
-            return self.__dict__["_sections"][name]
-        except KeyError:
-            raise AttributeError(f"section '{name}' was not loaded by this stage") from None
+    def _section(self, name: str, kind: type[S]) -> S:
+        section = self._sections.get(name)
+        if section is None:
+            raise AttributeError(f"section '{name}' was not loaded by this stage")
+        if not isinstance(section, kind):
+            raise TypeError(f"section '{name}' holds {type(section).__name__}, expected {kind.__name__}")
+        return section
+
+    @property
+    def sample(self) -> SampleParams:
+        return self._section("sample", SampleParams)
+
+    @property
+    def input(self) -> InputParams:
+        return self._section("input", InputParams)
+
+    @property
+    def ingest(self) -> IngestParams:
+        return self._section("ingest", IngestParams)
+
+    @property
+    def faces(self) -> FacesParams:
+        return self._section("faces", FacesParams)
+
+    @property
+    def cast(self) -> CastParams:
+        return self._section("cast", CastParams)
+
+    @property
+    def swap(self) -> SwapParams:
+        return self._section("swap", SwapParams)
+
+    @property
+    def gate(self) -> GateParams:
+        return self._section("gate", GateParams)
+
+    @property
+    def augment(self) -> AugmentParams:
+        return self._section("augment", AugmentParams)
+
+    @property
+    def manifest(self) -> ManifestParams:
+        return self._section("manifest", ManifestParams)
+
+    @property
+    def report(self) -> ReportParams:
+        return self._section("report", ReportParams)
 
 
-def _describe(err: dict[str, Any], section: str) -> str:
+def _describe(err: Any, section: str) -> str:
     key = ".".join([section, *[str(p) for p in err["loc"]]]) if err["loc"] else section
     got = err.get("input")
     if err["type"] == "extra_forbidden":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
+import time
 
 from facecast.errors import InputError, ParamsError, TableError
 from facecast.params import load
@@ -34,11 +36,14 @@ def main(stage: str, argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     module = importlib.import_module(f"facecast.{stage}.stage")
+    start = time.perf_counter()
     try:
-        module.run(load(*module.SECTIONS, path=args.params))
+        figures = module.run(load(*module.SECTIONS, path=args.params))
     except (ParamsError, TableError, InputError) as exc:
         print(f"facecast {stage}: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"facecast {stage}: interrupted; its outputs were left as they were", file=sys.stderr)
         sys.exit(130)
+    log.info("%s done in %.1f s", stage, time.perf_counter() - start)
+    log.debug("%s figures: %s", stage, json.dumps(figures, default=str, sort_keys=True))

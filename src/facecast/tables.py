@@ -9,6 +9,12 @@ next to its destination and renamed into place.
 Conventions: ``landmarks`` is 68 (x, y) pairs flattened to 136 float32 values
 ``[x0, y0, x1, y1, ...]`` in frame pixels; ``embedding`` is dlib's 128-D face
 descriptor; boxes are ``bbox_x0, bbox_y0, bbox_x1, bbox_y1`` in pixels.
+
+Why a row was not swapped, rejected or skipped is typed, never prose to parse:
+``reason_kind`` (one of the table's closed set of kinds) and ``reason_detail``
+(free text), or the parallel lists ``reason_kinds`` and ``reason_details`` for
+a row with several reasons. A table's spec names its closed set
+(``reason_kinds``) and :func:`write` refuses any other kind.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from facecast.errors import TableError
@@ -59,6 +67,31 @@ METRICS = Path("metrics")
 PLOTS = Path("plots")
 REPORTS = Path("reports")
 
+# The closed sets of reason kinds, per stage. Each stage names its own in its ``reasons`` module
+# (facecast.<stage>.reasons); this ground floor may not import a stage, so the contract repeats them here and
+# tests/test_tables.py checks that both agree. The words are those the reasons began with when they were prose.
+SWAP_REASON_KINDS = frozenset(
+    {"too_small", "no_landmarks", "too_turned", "uncastable", "render_failed", "frame dropped"}
+)
+GATE_REASON_KINDS = frozenset({"dropped", "deid", "reid", "identity", "landmarks", "expression", "leak"})
+AUGMENT_REASON_KINDS = frozenset({"flip", "face left the frame"})
+# manifest's own: a gate reject, or an augment skip, that came without any reason
+MANIFEST_REASON_KINDS = frozenset({"gate", "skipped"})
+
+REASON_KIND_COLUMNS = ("reason_kind", "reason_kinds")  # one kind per row (string), or several (list<string>)
+
+
+class Reason(NamedTuple):
+    """One reason a row was not swapped, rejected or skipped: its kind (a closed set per table) and free text."""
+
+    kind: str
+    detail: str | None = None
+
+
+def reason_text(kind: str, detail: str | None) -> str:
+    """``"kind: detail"``, or ``kind`` alone when ``detail`` is None: a typed reason as one line of prose."""
+    return kind if detail is None else f"{kind}: {detail}"
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -67,6 +100,7 @@ class TableSpec:
     schema: pa.Schema
     doc: str
     path: Path  # where the pipeline keeps it, relative to the project root
+    reason_kinds: frozenset[str] | None = None  # the kinds its reason_kind(s) column may hold; None: no such column
 
     @property
     def file(self) -> str:
@@ -275,7 +309,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "swaps",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -284,7 +318,8 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("track_id", pa.int32()),  # null on a no_face row
                     pa.field("identity_id", pa.string()),  # null where the face was not swapped
                     pa.field("status", pa.string(), nullable=False),  # swapped | obscured | dropped | no_face
-                    pa.field("reason", pa.string()),
+                    pa.field("reason_kind", pa.string()),  # why not swapped (SWAP_REASON_KINDS); null when swapped
+                    pa.field("reason_detail", pa.string()),  # the specifics, free text
                     *[pa.field(f.name, f.type) for f in _bbox()],  # the region rendered or obscured; null: none
                     pa.field("landmarks", LANDMARKS),  # the 68 points the render was driven with, frame px
                     pa.field("occluded_share", pa.float32()),  # share of the face mask kept from the frame as occluder
@@ -294,10 +329,11 @@ SPECS: dict[str, TableSpec] = {
             ),
             "one row per face per frame per variant (and one no_face row per frame without a face)",
             INTERIM / "swaps.parquet",
+            SWAP_REASON_KINDS,
         ),
         TableSpec(
             "gates",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -337,13 +373,14 @@ SPECS: dict[str, TableSpec] = {
                         "leak_faces", pa.int32()
                     ),  # faces the independent detector found in the frame that match no face row
                     pa.field("status", pa.string(), nullable=False),  # pass | reject
-                    pa.field(
-                        "reasons", pa.list_(pa.string()), nullable=False
-                    ),  # every reason that applied; empty on pass
+                    # every reason that applied, kind (GATE_REASON_KINDS) and detail in parallel; empty on pass
+                    pa.field("reason_kinds", pa.list_(pa.string()), nullable=False),
+                    pa.field("reason_details", pa.list_(pa.string()), nullable=False),
                 ]
             ),
             "one row per face per frame per variant (and per frame without a face): measures and verdict",
             INTERIM / "gates.parquet",
+            GATE_REASON_KINDS,
         ),
         TableSpec(
             "gate_clips",
@@ -365,7 +402,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "augment",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -384,11 +421,13 @@ SPECS: dict[str, TableSpec] = {
                     ),  # JSON: albumentations' replay record of this exact draw; null for copy 0
                     pa.field("faces", pa.list_(FACE_STRUCT)),  # every face of the frame, moved with the image
                     pa.field("status", pa.string(), nullable=False),  # ok | skipped
-                    pa.field("reason", pa.string()),
+                    pa.field("reason_kind", pa.string()),  # why skipped (AUGMENT_REASON_KINDS); null when ok
+                    pa.field("reason_detail", pa.string()),
                 ]
             ),
             "one row per published image candidate: each passing frame (copy 0) and its augmented copies",
             INTERIM / "augment.parquet",
+            AUGMENT_REASON_KINDS,
         ),
         TableSpec(
             "dataset_frames",
@@ -424,7 +463,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "dataset_rejects",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -432,11 +471,14 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("copy", pa.int32()),
                     pa.field("frame_idx", pa.int32(), nullable=False),
                     pa.field("stage", pa.string(), nullable=False),  # gate | augment
-                    pa.field("reasons", pa.list_(pa.string()), nullable=False),
+                    # every reason, kind and detail in parallel: gate's kinds, augment's, or manifest's own
+                    pa.field("reason_kinds", pa.list_(pa.string()), nullable=False),
+                    pa.field("reason_details", pa.list_(pa.string()), nullable=False),
                 ]
             ),
             "every frame (or augmented copy) that is not in the dataset, and why",
             MANIFEST / "rejects.parquet",
+            GATE_REASON_KINDS | AUGMENT_REASON_KINDS | MANIFEST_REASON_KINDS,
         ),
         TableSpec(
             "dataset_identities",
@@ -517,7 +559,26 @@ def to_arrow(name: str, data: pa.Table | pd.DataFrame | list[dict]) -> pa.Table:
     for field in s.schema:
         if not field.nullable and data.column(field.name).null_count:
             raise TableError(f"{name}: column '{field.name}' may not hold nulls")
+    _check_reasons(s, data)
     return data
+
+
+def _check_reasons(s: TableSpec, data: pa.Table) -> None:
+    """Every reason kind is one of the table's closed set; the lists of kinds and details run in parallel."""
+    for column in (c for c in REASON_KIND_COLUMNS if c in data.schema.names):
+        values = data.column(column)
+        if pa.types.is_list(values.type):
+            values = pc.list_flatten(values)
+        found = {v for v in pc.unique(values).to_pylist() if v is not None}
+        unknown = sorted(found - (s.reason_kinds or frozenset()))
+        if unknown:
+            allowed = ", ".join(repr(k) for k in sorted(s.reason_kinds or ())) or "none"
+            raise TableError(f"{s.name}: column '{column}' holds the reason kind {unknown[0]!r}, not one of {allowed}")
+    if "reason_kinds" in data.schema.names and "reason_details" in data.schema.names:
+        kinds = pc.list_value_length(data.column("reason_kinds"))
+        details = pc.list_value_length(data.column("reason_details"))
+        if pc.any(pc.not_equal(kinds, details)).as_py():  # null (falsy) on an empty table
+            raise TableError(f"{s.name}: 'reason_kinds' and 'reason_details' must have the same length in every row")
 
 
 def location(name: str, where: str | Path) -> Path:

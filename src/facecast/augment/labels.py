@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecast.augment.reasons import AugmentReason
 from facecast.errors import InputError
 from facecast.params import AugmentParams
+from facecast.tables import Reason
 
 
 def _pairs(*pairs: tuple[int, int]) -> tuple[int, ...]:
@@ -64,7 +66,7 @@ class FlipLabels:
     symmetric: frozenset[str]
 
     @classmethod
-    def from_params(cls, params: AugmentParams) -> "FlipLabels":
+    def from_params(cls, params: AugmentParams) -> FlipLabels:
         both = sorted(set(params.label_flip_map) & set(params.symmetric_labels))
         if both:
             raise InputError(
@@ -73,11 +75,12 @@ class FlipLabels:
             )
         return cls(dict(params.label_flip_map), frozenset(params.symmetric_labels))
 
-    def resolve(self, label: str | None) -> tuple[str | None, str | None]:
+    def resolve(self, label: str | None) -> tuple[str | None, Reason | None]:
         if label is None or label in self.symmetric:
             return label, None
         if label in self.flip_map:
             return self.flip_map[label], None
-        return None, (
-            f"flip: label '{label}' has no mirror in augment.label_flip_map and is not in augment.symmetric_labels"
+        return None, Reason(
+            AugmentReason.FLIP,
+            f"label '{label}' has no mirror in augment.label_flip_map and is not in augment.symmetric_labels",
         )

@@ -32,10 +32,12 @@ from facecast import tables
 from facecast.augment import policy as policy_mod
 from facecast.augment.frame import Face, Result, clip_box, draw, replay
 from facecast.augment.labels import FlipLabels
+from facecast.augment.reasons import AugmentReason
 from facecast.augment.replay import dumps, loads
 from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.params import AugmentParams, Params
+from facecast.tables import Reason
 
 FACE_KEY = ["clip_id", "variant", "frame_idx", "track_id"]
 
@@ -184,7 +186,8 @@ class ClipAugmenter:
             "replay": None,
             "faces": None,
             "status": "ok",
-            "reason": None,
+            "reason_kind": None,
+            "reason_detail": None,
         }
         row.update(values)
         return row
@@ -195,10 +198,18 @@ class ClipAugmenter:
         else:
             label, why = fr.label, None
         if why is None and result.lost:
-            why = f"face left the frame: the box of track(s) {', '.join(map(str, result.lost))} is outside the augmented image"
+            tracks = ", ".join(map(str, result.lost))
+            why = Reason(AugmentReason.FACE_LEFT, f"the box of track(s) {tracks} is outside the augmented image")
         if why is not None:
             return self._row(
-                fr, copy, label=None, flipped=result.mirrored, replay=record_text, status="skipped", reason=why
+                fr,
+                copy,
+                label=None,
+                flipped=result.mirrored,
+                replay=record_text,
+                status="skipped",
+                reason_kind=why.kind,
+                reason_detail=why.detail,
             )
         name = image_name(fr.clip_id, fr.variant, copy, fr.frame_idx)
         _write_jpeg(out / name, result.image, self.params.jpeg_quality)
@@ -250,7 +261,7 @@ class ClipAugmenter:
 def _metrics(rows: pd.DataFrame, gated: int, published_frames: int, params: AugmentParams, wall: float) -> dict:
     aug = rows[rows["copy"] > 0]
     skipped = aug[aug["status"] == "skipped"]
-    flip_skips = skipped[skipped["reason"].fillna("").str.startswith("flip:")]
+    flip_skips = skipped[skipped["reason_kind"] == AugmentReason.FLIP]
     return {
         "frames": {"gated": gated, "published": published_frames, "rejected_by_gate": gated - published_frames},
         "copies": params.copies,
@@ -271,7 +282,7 @@ def _metrics(rows: pd.DataFrame, gated: int, published_frames: int, params: Augm
         "skipped_flips_by_label": {
             str(k): int(v) for k, v in flip_skips["label_original"].value_counts().sort_index().items()
         },
-        "skipped_reasons": dict(sorted(Counter(str(r).split(":")[0] for r in skipped["reason"]).items())),
+        "skipped_reasons": dict(sorted(Counter(str(k) for k in skipped["reason_kind"]).items())),
         "wall_s": round(wall, 3),
         "images_per_s": round(int(aug["image"].notna().sum()) / wall, 2) if wall > 0 else None,
     }
@@ -305,9 +316,9 @@ def augment(params: AugmentParams, seed: int, interim: Path, swapped: Path, out:
 SECTIONS = ("augment",)  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    augment(
+    return augment(
         p.augment,
         p.seed,
         interim=tables.INTERIM,

@@ -35,7 +35,7 @@ import numpy as np
 
 from facecast.cast import morph, reshape
 from facecast.geometry.canonical import align, canonical_matrix, mean_shape
-from facecast.geometry.landmarks import eye_centres
+from facecast.geometry.landmarks import inter_ocular
 from facecast.geometry.outline import face_outline, frame_points
 from facecast.geometry.transforms import apply
 
@@ -173,8 +173,7 @@ def warp_points(landmarks: np.ndarray, size: int) -> np.ndarray:
 
 def feature_region(landmarks: np.ndarray, idx: Sequence[int], size: int) -> np.ndarray:
     """Float32 (size, size, 1) feathered region of one feature: its landmarks' hull, grown by FEATURE_GROW IOD."""
-    left, right = eye_centres(landmarks)
-    grow = FEATURE_GROW * float(np.linalg.norm(right - left))
+    grow = FEATURE_GROW * inter_ocular(landmarks)
     return morph.hull_mask(landmarks[list(idx)], size, size, grow=grow, sigma=grow / 2)[..., None]
 
 
@@ -186,8 +185,7 @@ def render(prepared: Prepared, recipe: Recipe) -> tuple[np.ndarray, np.ndarray, 
     textures = [
         warp(prepared.images[d], warp_points(prepared.shapes[d], size)).astype(np.float32) for d in recipe.donor_ids
     ]
-    left, right = eye_centres(landmarks)
-    sigma = DETAIL_SIGMA * float(np.linalg.norm(right - left))
+    sigma = DETAIL_SIGMA * inter_ocular(landmarks)
 
     def detail(image: np.ndarray) -> np.ndarray:
         return image - cv2.GaussianBlur(image, (0, 0), sigmaX=sigma)

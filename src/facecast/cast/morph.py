@@ -21,7 +21,7 @@ __all__ = ["Warp", "blend", "to_uint8", "hull_mask", "face_mask"]
 MASK_FEATHER = 0.06  # feather width of the face mask, as a fraction of the face outline's height
 
 
-def blend(images: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+def blend(images: Sequence[np.ndarray], weights: Sequence[float] | np.ndarray) -> np.ndarray:
     """Convex combination of same-sized images, as float32 (round with :func:`to_uint8`)."""
     w = np.asarray(weights, np.float64)
     if len(w) != len(images) or not len(w):

@@ -116,7 +116,7 @@ def gallery(donors: pd.DataFrame, params: CastParams, unusable: Mapping[str, str
     rows = []
     for donor_id, (_, donor) in zip(ids, donors.iterrows()):
         row: dict[str, object] = {"donor_id": donor_id}
-        problems: list[tuple[str, str]] = []
+        problems: list[tuple[str, str | None]] = []
         for attribute in needed:
             category, status, reason = _category(attribute, donor[attribute], params)
             row[attribute] = category
@@ -126,7 +126,7 @@ def gallery(donors: pd.DataFrame, params: CastParams, unusable: Mapping[str, str
             problems.append(("no_usable_face", unusable[donor_id]))
         row["cell"] = None if problems else tuple(row[a] for a in attributes)
         row["status"] = problems[0][0] if problems else OK
-        row["reason"] = "; ".join(p for _, p in problems) or None
+        row["reason"] = "; ".join(str(p) for _, p in problems) or None
         rows.append(row)
     table = pd.DataFrame(rows, columns=["donor_id", *needed, "cell", "status", "reason"])
     categories = {a: tuple(params.quotas[a]) for a in attributes}
@@ -516,7 +516,7 @@ def cast_tracks(
         room = [j for j in candidates if load[j] < even[c] or (load[j] == even[c] and over[c] < extra[c])]
         j = room[0] if room else min(candidates, key=lambda j: load[j])
         over[c] += load[j] == even[c]
-        mine.add(j)
+        mine.add(int(j))
         load[j] += 1
         rows.append((*keys[t], v, identities["identity_id"].iloc[j], int(n_frames[t]), OK, None))
     short = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.geometry.landmarks import eye_centres
+from facecast.geometry.landmarks import inter_ocular
 
 # name: (value at -1, value at +1); the value at 0 is 1 for scales and 0 for shifts.
 EDITS: dict[str, tuple[float, float]] = {
@@ -60,8 +60,7 @@ def reshape(landmarks: np.ndarray, amounts: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected {len(NAMES)} edit amounts ({', '.join(NAMES)}), got shape {amounts.shape}")
     v = {name: value(name, a) for name, a in zip(NAMES, amounts)}
     s = np.asarray(landmarks, np.float64).copy()
-    left, right = eye_centres(s)
-    iod = float(np.linalg.norm(right - left))
+    iod = inter_ocular(s)
     for eye in _EYES:
         idx = list(eye)
         centre = s[idx].mean(axis=0)

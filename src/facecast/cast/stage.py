@@ -41,6 +41,7 @@ from facecast.cast.identity_files import declared_categories, identity_row, writ
 from facecast.cast.synthesis import Identity, SynthesisFailed, synthesise
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.io.donors import read_donors_csv
+from facecast.metrics import check as check_metrics
 from facecast.models.attributes import audit_face
 from facecast.params import CastParams, Params
 
@@ -222,16 +223,16 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
         "excluded_pairs": int(sum(len(v) for v in excluded.values())),
         "seconds": round(time.perf_counter() - start, 2),
     }
-    write_json(metrics, result)
+    write_json(metrics, check_metrics("cast", result))
     return result
 
 
 SECTIONS = ("input", "cast")  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    cast(
+    return cast(
         Path(p.input.donors),
         p.cast,
         p.seed,

@@ -177,6 +177,8 @@ def _check(
 ) -> Attempt:
     donor, donor_dist = _nearest(embedding, donors)
     other, other_dist = _nearest(embedding, identities)
+    if donor is None or donor_dist is None:
+        raise SynthesisError("an identity needs at least one donor to be measured against")
     reasons = []
     if donor_dist < min_donor_distance:
         reasons.append(f"nearest donor {donor} at {donor_dist:.3f} < min_donor_distance {min_donor_distance}")
@@ -252,6 +254,8 @@ def synthesise(
             stale += 1
         if best is None or margin > _margin(best, min_donor_distance, min_identity_distance):
             best = candidate
+    if best is None:
+        raise SynthesisError(f"max_attempts must be at least 1, got {max_attempts}")
     best = replace(best, attempts=tuple(attempts))
     closest = f"nearest donor {best.nearest_donor} at {best.nearest_donor_distance:.3f}"
     if best.nearest_identity is not None:

@@ -9,7 +9,7 @@ them (it lies outside the picture).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -36,7 +36,7 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def detector(min_face_size: int, thresholds: tuple[float, float, float]):
     """MTCNN with its three networks in channels-last memory format: the same detections (to float
     rounding), about 1.5 times faster on CPU, mostly in P-net's max pooling."""

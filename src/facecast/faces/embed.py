@@ -17,8 +17,8 @@ results are the same wherever they are computed.
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Hashable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -47,14 +47,15 @@ class Embedder:
             return
         self._flying = [f for f in self._flying if not f.done()]
         if self._pool is not None and len(self._flying) < MAX_IN_FLIGHT:
-            work: Future | np.ndarray = self._pool.submit(embed_chips, list(chips))
-            self._flying.append(work)
+            future = self._pool.submit(embed_chips, list(chips))
+            self._flying.append(future)
+            work: Future | np.ndarray = future
         else:
             work = embed_chips(chips)
         self._pending.append((list(keys), work))
 
     def results(self) -> dict[Hashable, np.ndarray]:
-        out = {}
+        out: dict[Hashable, np.ndarray] = {}
         for keys, work in self._pending:
             vectors = work.result() if isinstance(work, Future) else work
             out.update(zip(keys, vectors))
@@ -66,7 +67,7 @@ class Embedder:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> "Embedder":
+    def __enter__(self) -> Embedder:
         return self
 
     def __exit__(self, *exc) -> None:

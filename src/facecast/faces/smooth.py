@@ -10,7 +10,7 @@ filtered on its own; the speed is itself low-passed at ``d_cutoff`` Hz.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 from tqdm import tqdm
@@ -80,6 +80,7 @@ def analyse_clips(jobs: Sequence[ClipJob], params: FacesParams) -> list[ClipResu
     if params.workers <= 1 or len(jobs) <= 1:
         return _clips_here(jobs, params)
     with process_pool(min(params.workers, len(jobs))) as pool:
+        assert pool is not None  # more than one worker
         return collect([pool.submit(_run_job, job, params) for job in jobs], "faces", "clip")
 
 
@@ -156,7 +157,7 @@ def analyse(donors: Path, params: FacesParams, interim: Path, metrics: Path) -> 
     folders, beside = gallery_entries(donors)
     with process_pool(params.workers) as pool:
         clips_pooled = pool is not None and len(jobs) > 1
-        clip_work = [pool.submit(_run_job, job, params) for job in jobs] if clips_pooled else []
+        clip_work = [pool.submit(_run_job, job, params) for job in jobs] if pool is not None and clips_pooled else []
         results = [] if clips_pooled else _clips_here(jobs, params)
         donor_work = (
             [pool.submit(analyse_donor, f, donors, params) for f in folders] if pool and len(folders) > 1 else []
@@ -181,6 +182,6 @@ def analyse(donors: Path, params: FacesParams, interim: Path, metrics: Path) -> 
 SECTIONS = ("input", "faces")  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    analyse(Path(p.input.donors), p.faces, interim=tables.INTERIM, metrics=tables.METRICS / "faces.json")
+    return analyse(Path(p.input.donors), p.faces, interim=tables.INTERIM, metrics=tables.METRICS / "faces.json")

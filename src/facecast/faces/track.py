@@ -16,8 +16,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -148,11 +148,11 @@ def follow(
     if not point_sets:
         return []
     p0 = np.concatenate(point_sets).astype(np.float32).reshape(-1, 1, 2)
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, p0, None, **LK_PARAMS)
-    back, st_back, _ = cv2.calcOpticalFlowPyrLK(gray, prev_gray, p1, None, **LK_PARAMS)
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, p0, None, **LK_PARAMS)  # type: ignore[call-overload]
+    back, st_back, _ = cv2.calcOpticalFlowPyrLK(gray, prev_gray, p1, None, **LK_PARAMS)  # type: ignore[call-overload]
     fb = np.linalg.norm(back - p0, axis=2).reshape(-1)
     good = (st.reshape(-1) == 1) & (st_back.reshape(-1) == 1) & (fb < MAX_FB_ERROR)
-    p0, p1 = p0.reshape(-1, 2), p1.reshape(-1, 2)
+    p0, p1 = p0.reshape(-1, 2), p1.reshape(-1, 2)  # type: ignore[assignment]
     flows, start = [], 0
     for pts, size in zip(point_sets, sizes):
         sl = slice(start, start + len(pts))

@@ -31,6 +31,8 @@ move when the original moves) and the RMSE (by how much they differ).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from facecast.gate.landmarks import checked_landmarks, eye_span
@@ -112,7 +114,7 @@ def agreement(original: np.ndarray, swapped: np.ndarray) -> list[dict]:
     if a.shape != b.shape:
         raise ValueError(f"original and swapped series differ in shape: {a.shape} vs {b.shape}")
     frames = len(a)
-    out = []
+    out: list[dict[str, Any]] = []
     for j, name in enumerate(FEATURES):
         keep = np.isfinite(a[:, j]) & np.isfinite(b[:, j])
         x, y = a[keep, j], b[keep, j]

@@ -11,7 +11,7 @@ The detector itself is :class:`facecast.models.centerface.LeakScanner`.
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

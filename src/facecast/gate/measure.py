@@ -139,7 +139,7 @@ def _measure_face(job: MeasureJob, image: np.ndarray, row: dict, face: FaceRow) 
         return
     fitted = refit(image, box)
     query = descriptor(image, fitted)
-    row.update(_identify(job, query, (job.clip_id, face.track_id)))
+    row.update(_identify(job, query, None if face.track_id is None else (job.clip_id, face.track_id)))
     if face.identity_id is not None and face.identity_id in job.identities:
         row["identity_distance"] = float(np.linalg.norm(query - job.identities[face.identity_id]))
     if face.swap_status == "swapped" and face.driven is not None:

@@ -25,11 +25,14 @@ from facecast.gate.measure import FaceRow, Gallery, Measured, MeasureJob, measur
 from facecast.gate.plots import write_plots
 from facecast.gate.verdicts import clip_agreement, verdicts
 from facecast.io.atomic import write_json
+from facecast.metrics import check as check_metrics
 from facecast.params import GateParams, Params
 
 
 def gallery(tracks: pd.DataFrame, donors: pd.DataFrame) -> Gallery:
-    names, embeddings, index = [], [], {}
+    names: list[str] = []
+    embeddings: list[np.ndarray] = []
+    index: dict = {}
     for r in tracks.itertuples(index=False):
         if r.embedding_centroid is not None:
             index[(r.clip_id, int(r.track_id))] = len(names)
@@ -99,7 +102,7 @@ def _metrics(rows: pd.DataFrame, clips: pd.DataFrame, wall: float) -> dict:
         lambda s: "pass" if (s == "pass").all() else "reject"
     )
     passed = rows[rows["status"] == "pass"]
-    reasons = Counter(reason.split(":")[0] for rs in rows["reasons"] for reason in rs)
+    reasons = Counter(str(kind) for kinds in rows["reason_kinds"] for kind in kinds)  # keys: gate.reasons' kinds
     ranks = swapped["reid_rank"].dropna()
     means = clips[clips["feature"] == "mean"]["pcc"].dropna()
     return {
@@ -155,16 +158,16 @@ def gate(params: GateParams, interim: Path, cast_dir: Path, swapped: Path, metri
     clip_table = tables.read_df("gate_clips", interim)
     write_plots(rows, faces, gal, ids, swaps, plots)
     result = _metrics(rows, clip_table, time.perf_counter() - start)
-    write_json(metrics, result)
+    write_json(metrics, check_metrics("gates", result))
     return result
 
 
 SECTIONS = ("gate",)  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    gate(
+    return gate(
         p.gate,
         interim=tables.INTERIM,
         cast_dir=tables.CAST,

@@ -1,7 +1,8 @@
 """The verdict: which measured faces pass into the dataset, and every reason the others do not.
 
 A face row passes only when every gate below passes; each one that fails adds
-its reason (``kind: detail``), so a reject says everything that was wrong.
+its reason, a kind (:class:`facecast.gate.reasons.GateReason`, named below)
+and a detail, so a reject says everything that was wrong.
 
 * ``deid``: the face's distance to its own original's centroid is below
   ``gate.deid.min_distance``, or it could not be measured at all (a face that
@@ -32,7 +33,9 @@ import pandas as pd
 from facecast.gate.expression import FEATURES, agreement
 from facecast.gate.landmarks import percentile_pass
 from facecast.gate.measure import FrameLeaks
+from facecast.gate.reasons import GateReason
 from facecast.params import GateParams
+from facecast.tables import Reason
 
 
 def clip_agreement(rows: pd.DataFrame) -> list[dict]:
@@ -55,26 +58,32 @@ def _fmt(value: float) -> str:
 def verdicts(
     rows: pd.DataFrame, leaks: dict[tuple[str, int, int], FrameLeaks], clips: list[dict], params: GateParams
 ) -> pd.DataFrame:
-    """``rows`` with ``status`` and ``reasons`` added."""
+    """``rows`` with ``status``, ``reason_kinds`` and ``reason_details`` added."""
     rows = rows.reset_index(drop=True)
-    reasons: list[list[str]] = [[] for _ in range(len(rows))]
+    reasons: list[list[Reason]] = [[] for _ in range(len(rows))]
     threshold = params.deid.min_distance
     face = rows["swap_status"].isin(["swapped", "obscured"]).to_numpy()
     for i, r in enumerate(rows.itertuples(index=False)):
         if r.swap_status == "dropped":
-            reasons[i].append("dropped: swap did not write this frame")
+            reasons[i].append(Reason(GateReason.DROPPED, "swap did not write this frame"))
             continue
         if not face[i]:
             continue
         if pd.isna(r.deid_distance):
-            reasons[i].append("deid: not measurable (no original centroid or no face to embed)")
+            reasons[i].append(Reason(GateReason.DEID, "not measurable (no original centroid or no face to embed)"))
         elif r.deid_distance < threshold:
-            reasons[i].append(f"deid: distance {_fmt(r.deid_distance)} to the original, below {threshold:g}")
+            reasons[i].append(
+                Reason(GateReason.DEID, f"distance {_fmt(r.deid_distance)} to the original, below {threshold:g}")
+            )
         if not pd.isna(r.reid_rank) and r.reid_rank == 1:
-            reasons[i].append("reid: the original is the nearest of all originals and donors")
+            reasons[i].append(Reason(GateReason.REID, "the original is the nearest of all originals and donors"))
         limit = params.identity.max_distance
         if limit is not None and not pd.isna(r.identity_distance) and r.identity_distance > limit:
-            reasons[i].append(f"identity: distance {_fmt(r.identity_distance)} to the cast identity, above {limit:g}")
+            reasons[i].append(
+                Reason(
+                    GateReason.IDENTITY, f"distance {_fmt(r.identity_distance)} to the cast identity, above {limit:g}"
+                )
+            )
 
     # landmarks: per (clip, variant), over its swapped faces
     swapped = rows["swap_status"] == "swapped"
@@ -87,12 +96,17 @@ def verdicts(
             if passed:
                 continue
             if not np.isfinite(value):
-                reasons[i].append("landmarks: not measurable")
+                reasons[i].append(Reason(GateReason.LANDMARKS, "not measurable"))
             elif value > params.landmarks.max_error:
-                reasons[i].append(f"landmarks: error {_fmt(value)} above the cap {params.landmarks.max_error:g}")
+                reasons[i].append(
+                    Reason(GateReason.LANDMARKS, f"error {_fmt(value)} above the cap {params.landmarks.max_error:g}")
+                )
             else:
                 reasons[i].append(
-                    f"landmarks: error {_fmt(value)} above the clip's {params.landmarks.percentile:g}th percentile {_fmt(cut)}"
+                    Reason(
+                        GateReason.LANDMARKS,
+                        f"error {_fmt(value)} above the clip's {params.landmarks.percentile:g}th percentile {_fmt(cut)}",
+                    )
                 )
 
     # expression: whole clips
@@ -104,7 +118,9 @@ def verdicts(
     for i, r in enumerate(rows.itertuples(index=False)):
         pcc = weak.get((r.clip_id, int(r.variant)))
         if pcc is not None:
-            reasons[i].append(f"expression: clip mean PCC {_fmt(pcc)} below {params.expression.min_pcc:g}")
+            reasons[i].append(
+                Reason(GateReason.EXPRESSION, f"clip mean PCC {_fmt(pcc)} below {params.expression.min_pcc:g}")
+            )
 
     # leaks: whole frames
     near = rows.groupby(["clip_id", "variant", "frame_idx"])["nearest_original_distance"].min()
@@ -115,11 +131,16 @@ def verdicts(
             detail = f"{found.count} face(s) the detector found match no face row"
             if found.nearest_distance is not None:
                 detail += f", nearest original {found.nearest_name} at {_fmt(found.nearest_distance)}"
-            reasons[i].append(f"leak: {detail}")
+            reasons[i].append(Reason(GateReason.LEAK, detail))
         closest = near.get(key)
         if closest is not None and not pd.isna(closest) and closest < threshold:
-            reasons[i].append(f"leak: a face of this frame is {_fmt(closest)} from an original, below {threshold:g}")
+            reasons[i].append(
+                Reason(
+                    GateReason.LEAK, f"a face of this frame is {_fmt(closest)} from an original, below {threshold:g}"
+                )
+            )
 
-    rows["reasons"] = reasons
+    rows["reason_kinds"] = [[r.kind for r in rs] for rs in reasons]
+    rows["reason_details"] = [[r.detail for r in rs] for rs in reasons]
     rows["status"] = ["reject" if r else "pass" for r in reasons]
     return rows

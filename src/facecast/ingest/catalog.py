@@ -40,9 +40,9 @@ def catalog(source: ClipSource, image_fps: float) -> Clip:
         sha256 = clip_sha256(source)
     except OSError as exc:
         result = Probe(0, None, None, "unreadable", f"cannot be read ({exc})")
-        return Clip(source, result, None, "", [Issue(CLIPS, "unreadable", result.reason, source.clip_id)])
+        return Clip(source, result, None, "", [Issue(CLIPS, "unreadable", result.reason or "", source.clip_id)])
     result = probe(source)
-    issues = [] if result.ok else [Issue(CLIPS, result.status, result.reason, source.clip_id)]
+    issues = [] if result.ok else [Issue(CLIPS, result.status, result.reason or result.status, source.clip_id)]
     if source.kind == "images":
         return Clip(source, result, image_fps, sha256, issues)
     fps = video_fps(source.path)

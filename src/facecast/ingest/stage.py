@@ -60,6 +60,8 @@ def _metrics(clips: list[Clip], frames: pa.Table, conflicting: int, label_rows: 
 def _frames(clip: Clip, labels: np.ndarray) -> pa.Table:
     n = clip.probe.n_frames
     idx = np.arange(n, dtype=np.int32)
+    if clip.fps is None:
+        raise ValueError(f"{clip.source.clip_id}: no frame rate")  # catalog gives every usable clip one
     return pa.table(
         {
             "clip_id": pa.array([clip.source.clip_id] * n, pa.string()),
@@ -115,6 +117,6 @@ def ingest(root: Path, params: IngestParams, interim: Path, metrics: Path) -> di
 SECTIONS = ("input", "ingest")  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    ingest(Path(p.input.root), p.ingest, interim=tables.INTERIM, metrics=tables.METRICS / "ingest.json")
+    return ingest(Path(p.input.root), p.ingest, interim=tables.INTERIM, metrics=tables.METRICS / "ingest.json")

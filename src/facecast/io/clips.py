@@ -8,9 +8,9 @@ in their names).
 from __future__ import annotations
 
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -66,7 +66,7 @@ def video_fps(path: Path) -> float | None:
     return float(fps) if fps and np.isfinite(fps) and fps > 0 else None
 
 
-def iter_frames(path: str | Path, kind: str) -> Iterator[np.ndarray]:
+def iter_frames(path: str | Path, kind: str) -> Generator[np.ndarray, None, None]:
     """Yield every frame of the clip as an RGB uint8 array."""
     path = Path(path)
     if kind == "video":

@@ -4,7 +4,8 @@ A frame (clip, variant, frame) is published only when gate passed every one
 of its rows (each face, or the frame's single no-face row). ``augment`` lists
 the candidates of the passing frames (copy 0, the swapped frame itself, and
 its augmented copies); a copy augment skipped is not published either. Both
-kinds of absence become rows of ``dataset_rejects`` with their reasons.
+kinds of absence become rows of ``dataset_rejects`` with their reasons, each a
+kind and a detail as gate and augment gave them (:mod:`facecast.manifest.reasons`).
 
 Gate's verdict is checked again here, independently of augment: an augment
 row for a frame gate did not pass, or built from another image than the one
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from facecast.errors import InputError
+from facecast.manifest.reasons import AUGMENT_WITHOUT_REASON, GATE_WITHOUT_REASON
+from facecast.tables import Reason
 
 FRAME = ["clip_id", "variant", "frame_idx"]
 CANDIDATE = ["clip_id", "variant", "copy", "frame_idx"]
@@ -40,8 +43,29 @@ def _nan_reduce(values: list, fn) -> float | None:
     return float(fn(v)) if len(v) else None
 
 
+def _gate_reasons(row) -> list[Reason]:
+    """A gates row's reasons, its parallel ``reason_kinds`` and ``reason_details``."""
+    return [
+        Reason(str(k), d if isinstance(d, str) else None)
+        for k, d in zip(row.reason_kinds, row.reason_details, strict=True)
+    ]
+
+
+def _augment_reason(row) -> Reason:
+    """A skipped augment row's reason (:data:`AUGMENT_WITHOUT_REASON` when it gives none)."""
+    if not isinstance(row.reason_kind, str) or not row.reason_kind:
+        return AUGMENT_WITHOUT_REASON
+    return Reason(row.reason_kind, row.reason_detail if isinstance(row.reason_detail, str) else None)
+
+
+def _reason_columns(reasons: list[Reason]) -> dict:
+    """``reason_kinds`` and ``reason_details``, in parallel."""
+    return {"reason_kinds": [r.kind for r in reasons], "reason_details": [r.detail for r in reasons]}
+
+
 def frame_verdicts(gates: pd.DataFrame) -> pd.DataFrame:
-    """One row per gated frame: pass only when all its rows pass; every distinct reason; the gate figures of its faces."""
+    """One row per gated frame: pass only when all its rows pass; every distinct reason (``reason_kinds`` and
+    ``reason_details``, in parallel); the gate figures of its faces."""
     acc: dict[tuple, dict] = {}
     for r in gates.itertuples(index=False):
         key = (r.clip_id, int(r.variant), int(r.frame_idx))
@@ -58,7 +82,7 @@ def frame_verdicts(gates: pd.DataFrame) -> pd.DataFrame:
             },
         )
         f["passed"] &= r.status == "pass"
-        f["reasons"].extend(x for x in r.reasons if x not in f["reasons"])
+        f["reasons"].extend(x for x in _gate_reasons(r) if x not in f["reasons"])
         if isinstance(r.image, str):
             f["images"].add(r.image)
         if isinstance(r.identity_id, str):
@@ -73,14 +97,14 @@ def frame_verdicts(gates: pd.DataFrame) -> pd.DataFrame:
                 f"gates.parquet gives {_name(key)} more than one image ({', '.join(sorted(f['images']))}); run gate again"
             )
         if not f["passed"] and not f["reasons"]:
-            f["reasons"] = ["gate: rejected without a reason"]
+            f["reasons"] = [GATE_WITHOUT_REASON]
         rows.append(
             {
                 "clip_id": key[0],
                 "variant": key[1],
                 "frame_idx": key[2],
                 "status": "pass" if f["passed"] else "reject",
-                "reasons": f["reasons"] if not f["passed"] else [],
+                **_reason_columns(f["reasons"] if not f["passed"] else []),
                 "gated_image": next(iter(f["images"]), None),
                 "identity_ids": sorted(f["identities"]),
                 "deid_distance_min": _nan_reduce(f["deid"], np.min),
@@ -91,7 +115,8 @@ def frame_verdicts(gates: pd.DataFrame) -> pd.DataFrame:
     columns = [
         *FRAME,
         "status",
-        "reasons",
+        "reason_kinds",
+        "reason_details",
         "gated_image",
         "identity_ids",
         "deid_distance_min",
@@ -151,12 +176,12 @@ def select(verdicts: pd.DataFrame, augment: pd.DataFrame) -> tuple[pd.DataFrame,
             "copy": None,
             "frame_idx": int(r.frame_idx),
             "stage": "gate",
-            "reasons": list(r.reasons),
+            "reason_kinds": list(r.reason_kinds),
+            "reason_details": list(r.reason_details),
         }
         for r in verdicts[verdicts["status"] == "reject"].itertuples(index=False)
     ]
     for r in augment[augment["status"] == "skipped"].itertuples(index=False):
-        reason = r.reason if isinstance(r.reason, str) and r.reason else "skipped: augment gave no reason"
         rejects.append(
             {
                 "clip_id": r.clip_id,
@@ -164,7 +189,7 @@ def select(verdicts: pd.DataFrame, augment: pd.DataFrame) -> tuple[pd.DataFrame,
                 "copy": int(r.copy),
                 "frame_idx": int(r.frame_idx),
                 "stage": "augment",
-                "reasons": [reason],
+                **_reason_columns([_augment_reason(r)]),
             }
         )
     rejects.sort(key=lambda r: (r["clip_id"], r["variant"], r["frame_idx"], -1 if r["copy"] is None else r["copy"]))

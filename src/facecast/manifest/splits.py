@@ -72,8 +72,8 @@ def groups(images: list[tuple[str, list[str]]]) -> list[Group]:
     members: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
     counts: dict[tuple[str, str], int] = {}
     for node in list(uf.parent):
-        subjects, identities = members.setdefault(uf.find(node), (set(), set()))
-        (subjects if node[0] == "s" else identities).add(node[1])
+        found_subjects, found_identities = members.setdefault(uf.find(node), (set(), set()))
+        (found_subjects if node[0] == "s" else found_identities).add(node[1])
     for subject, _ in images:
         root = uf.find(("s", subject))
         counts[root] = counts.get(root, 0) + 1
@@ -106,7 +106,8 @@ def _summary(names: list[str], targets: np.ndarray, weights: np.ndarray, chosen:
 def _exhaustive(weights: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     k, n = len(targets), len(weights)
     total = weights.sum()
-    best_cost, best = np.inf, []
+    best_cost = np.inf
+    best: list[np.ndarray] = []
     batch = 4096
     product = itertools.product(range(k), repeat=n)
     while True:

@@ -12,7 +12,6 @@ data/swapped; the other copies are augment's images in data/augmented.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +27,8 @@ from facecast.manifest.pseudonym import pseudonyms
 from facecast.manifest.select import FRAME, frame_verdicts, select
 from facecast.manifest.splits import assign, groups
 from facecast.manifest.summary import summarise
+from facecast.metrics import CastMetrics, GateMetrics
+from facecast.metrics import read as read_metrics
 from facecast.params import CastParams, ManifestParams, Params, load_all
 
 MANIFESTS = {
@@ -49,15 +50,6 @@ def _number(value) -> float | None:
 
 def _integer(value) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: not found (run the stage that writes it)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from exc
 
 
 def _check_coverage(verdicts: pd.DataFrame, frames: pd.DataFrame, casting: pd.DataFrame) -> list[int]:
@@ -241,8 +233,8 @@ def manifest(
     augment = tables.read_df("augment", interim)
     identities = tables.read_df("identities", cast_dir)
     casting = tables.read_df("casting", cast_dir)
-    cast_metrics = _read_json(metrics_dir / "cast.json")
-    gate_metrics = _read_json(metrics_dir / "gates.json")
+    cast_metrics = read_metrics(CastMetrics, metrics_dir / "cast.json", "cast").model_dump()
+    gate_metrics = read_metrics(GateMetrics, metrics_dir / "gates.json", "gate").model_dump()
     donors = read_donors_csv(donors_dir)
 
     verdicts = frame_verdicts(gates)
@@ -286,14 +278,7 @@ def manifest(
             cast_metrics=cast_metrics,
         )
         card = render_card(
-            result,
-            recipe,
-            donors,
-            identities,
-            clips,
-            gate_metrics,
-            MANIFESTS,
-            str(cast_metrics.get("balance_by", "n/a")),
+            result, recipe, donors, identities, clips, gate_metrics, MANIFESTS, cast_metrics["balance_by"]
         )
         (tmp / "DATASET_CARD.md").write_text(card)
     write_json(metrics, result)
@@ -303,13 +288,13 @@ def manifest(
 SECTIONS = ("manifest", "input", "cast")  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
     recipe = {
         name: section.model_dump(mode="json") if hasattr(section, "model_dump") else section
         for name, section in load_all().items()
     }
-    manifest(
+    return manifest(
         p.manifest,
         p.seed,
         p.cast,

@@ -79,7 +79,7 @@ def _known_share(table: dict, category: str) -> float | None:
 
 def _demographics(categories: dict, cast_metrics: dict) -> list[dict]:
     """Target (cast.quotas) vs achieved: at casting (output frames), and in the published images, declared and measured."""
-    targets = {(c["attribute"], c["category"]): c for c in cast_metrics.get("categories", [])}
+    targets = {(c["attribute"], c["category"]): c for c in cast_metrics["categories"]}
     keys = set(targets)
     for attribute, by_split in categories["declared"].items():
         keys |= {(attribute, c) for c in by_split[ALL] if c not in UNKNOWN}
@@ -167,7 +167,7 @@ def summarise(
     splits = list(params.splits)
     attributes = sorted({a for info in ids.values() for a in info["declared"]})
     categories = _categories(dataset, attributes, splits)
-    reasons = Counter(reason.split(":")[0] for r in rejects for reason in r["reasons"])
+    reasons = Counter(str(kind) for r in rejects for kind in r["reason_kinds"])
     no_subject = sorted(clips.loc[clips["subject_id"].isna() & (clips["status"] == "ok"), "clip_id"])
     return {
         "frames": {

@@ -28,6 +28,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from facecast.geometry.landmarks import inter_ocular
+
 ITA_CATEGORIES = (  # (lower bound, exclusive; category), from light to dark
     (55.0, "very light"),
     (41.0, "light"),
@@ -74,7 +76,7 @@ def skin_regions(landmarks: np.ndarray) -> list[np.ndarray]:
         poly = pts[list(idx)]
         centre = poly.mean(axis=0)
         polygons.append(centre + (poly - centre) * (1.0 - _CHEEK_SHRINK))
-    iod = float(np.linalg.norm(pts[36:42].mean(axis=0) - pts[42:48].mean(axis=0)))
+    iod = inter_ocular(pts)
     top = pts[17:27, 1].min()
     low, high = top - _FOREHEAD[0] * iod, top - _FOREHEAD[1] * iod
     x0, x1 = pts[19, 0], pts[24, 0]

@@ -47,8 +47,8 @@ class LeakScanner:
     def __init__(self, threshold: float = 0.5):
         if not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
             raise ValueError(f"threshold: expected a CenterFace score between 0 and 1 (exclusive), got {threshold!r}")
-        self.threshold = float(threshold)
-        self.backend = centerface_backend()
+        self.threshold: float = float(threshold)
+        self.backend: str = centerface_backend()
         self._networks: OrderedDict[tuple[int, int] | None, object] = OrderedDict()
 
     def _network(self, width: int, height: int):

@@ -9,7 +9,7 @@ of about 0.6 (dlib's own threshold); descriptors are not normalised.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import dlib
 import numpy as np

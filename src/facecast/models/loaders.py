@@ -10,7 +10,7 @@ Loaders are cached per process.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from facecast.errors import ModelMissing
@@ -37,21 +37,21 @@ def dlib_model_path(key: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def shape_predictor68():
     import dlib
 
     return dlib.shape_predictor(str(dlib_model_path("shape68")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def face_encoder():
     import dlib
 
     return dlib.face_recognition_model_v1(str(dlib_model_path("embedding")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def mtcnn(min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)):
     import torch
     from facenet_pytorch import MTCNN

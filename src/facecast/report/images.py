@@ -1,4 +1,7 @@
-"""Images for the page: original frames decoded from their clips, swapped frames, identity faces, as JPEG data URIs."""
+"""Images for the page: original frames decoded from their clips, swapped frames, identity faces, as JPEG data URIs.
+
+A data URI is :class:`~markupsafe.Markup`: base64 text the report built itself, printed by the templates as it is.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from facecast.errors import InputError
 from facecast.io.clips import ClipError, iter_frames, read_image
@@ -22,13 +26,13 @@ def resize_to_width(rgb: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(rgb, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
 
 
-def data_uri(rgb: np.ndarray, width: int) -> str:
+def data_uri(rgb: np.ndarray, width: int) -> Markup:
     """The image, no wider than ``width`` px, as an embedded JPEG."""
     small = resize_to_width(rgb, width)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise RuntimeError(f"JPEG encoding of a {small.shape} image failed")
-    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    return Markup("data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii"))
 
 
 def read_rgb(path: Path, what: str) -> np.ndarray:

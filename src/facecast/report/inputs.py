@@ -1,13 +1,12 @@
 """Everything the report reads, checked on the way in: a missing or malformed input is named, never skipped.
 
-Tables are read through :mod:`facecast.tables` (their contracts are checked
-there); the metrics JSON and the gate's plot CSVs are checked here for the
-keys and columns the report uses.
+Tables are read through :mod:`facecast.tables` and the metrics files through
+:mod:`facecast.metrics` (their contracts are checked there); the gate's plot
+CSVs are checked here for the columns the report uses.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import pandas as pd
 
 from facecast import tables
 from facecast.errors import InputError
+from facecast.metrics import CastMetrics, GateMetrics
+from facecast.metrics import read as read_metrics
 
 MANIFESTS = {
     "frames": "dataset_frames",
@@ -23,24 +24,12 @@ MANIFESTS = {
     "clips": "dataset_clips",
 }
 DISTANCE_COLUMNS = ("original_vs_original", "original_vs_cast", "swapped_vs_original", "swapped_vs_cast")
-GATE_KEYS = (
-    "frames",
-    "faces",
-    "deid_distance",
-    "reid_rank1_rate",
-    "expression_mean_pcc",
-    "landmark_error",
-    "leaks_in_passed_frames",
-    "reject_reasons",
-)
-CAST_KEYS = ("categories", "balance_by")
-CATEGORY_KEYS = ("attribute", "category", "target", "achieved")
 
 
 @dataclass(frozen=True)
 class Inputs:
     frames: pd.DataFrame  # dataset_frames: the published images
-    rejects: pd.DataFrame  # dataset_rejects
+    rejects: pd.DataFrame  # dataset_rejects, with ``reasons``: each reason as one line of prose (with_reason_texts)
     identities: pd.DataFrame  # dataset_identities
     clips: pd.DataFrame  # dataset_clips
     gates: pd.DataFrame
@@ -50,21 +39,6 @@ class Inputs:
     gate_metrics: dict
     distances: pd.DataFrame  # plots/distances.csv
     landmark_scores: dict[str, pd.DataFrame]  # plots/landmark_score/<clip>__v<variant>.csv, by file stem
-
-
-def read_metrics(path: Path, keys: tuple[str, ...], stage: str) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: metrics file not found (run stage {stage})")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object at the top level")
-    missing = [k for k in keys if k not in data]
-    if missing:
-        raise InputError(f"{path}: missing key(s) {', '.join(missing)} (written by stage {stage})")
-    return data
 
 
 def read_plot_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -88,21 +62,22 @@ def read_plot_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return df[list(columns)]
 
 
-def _cast_categories(data: dict, path: Path) -> None:
-    categories = data["categories"]
-    if not isinstance(categories, list):
-        raise InputError(f"{path}: 'categories' must be a list of {{attribute, category, target, achieved}}")
-    for i, c in enumerate(categories):
-        if not isinstance(c, dict) or any(k not in c for k in CATEGORY_KEYS):
-            raise InputError(f"{path}: categories[{i}] lacks one of {', '.join(CATEGORY_KEYS)}")
+def with_reason_texts(rejects: pd.DataFrame) -> pd.DataFrame:
+    """``dataset_rejects`` with a ``reasons`` column added: per row, each (kind, detail) as ``"kind: detail"``, the
+    full reason the page lists under each sample."""
+    texts = [
+        [tables.reason_text(str(k), d if isinstance(d, str) else None) for k, d in zip(kinds, details, strict=True)]
+        for kinds, details in zip(rejects["reason_kinds"], rejects["reason_details"], strict=True)
+    ]
+    return rejects.assign(reasons=pd.Series(texts, index=rejects.index, dtype=object))
 
 
 def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
     """Read and check every input of the report."""
     manifest = dataset / "manifest"
     read = {key: tables.read_df(name, manifest) for key, name in MANIFESTS.items()}
-    cast_metrics = read_metrics(metrics / "cast.json", CAST_KEYS, "cast")
-    _cast_categories(cast_metrics, metrics / "cast.json")
+    read["rejects"] = with_reason_texts(read["rejects"])
+    cast_metrics = read_metrics(CastMetrics, metrics / "cast.json", "cast").model_dump()
     folder = plots / "landmark_score"
     if not folder.is_dir():
         raise InputError(f"{folder}: plot folder not found (run stage gate)")
@@ -112,7 +87,7 @@ def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
         gate_clips=tables.read_df("gate_clips", interim),
         sources=tables.read_df("clips", interim),
         cast_metrics=cast_metrics,
-        gate_metrics=read_metrics(metrics / "gates.json", GATE_KEYS, "gate"),
+        gate_metrics=read_metrics(GateMetrics, metrics / "gates.json", "gate").model_dump(),
         distances=read_plot_csv(plots / "distances.csv", ("share", *DISTANCE_COLUMNS)),
         landmark_scores={p.stem: read_plot_csv(p, ("share", "landmark_score")) for p in sorted(folder.glob("*.csv"))},
     )

@@ -79,15 +79,9 @@ def sheet_rows(frames: pd.DataFrame, clip_id: str, n: int) -> list[SheetRow]:
     return out
 
 
-def reason_kind(reason: str) -> str:
-    """``"leak: 1 face(s) ..."`` -> ``"leak"``: the gate's and augment's reasons are ``kind: detail``."""
-    kind = reason.split(":", 1)[0].strip()
-    return kind or NO_REASON
-
-
 def reject_kinds(rejects: pd.DataFrame) -> pd.Series:
-    """Per reject row, the set of its reason kinds (a row without reasons gets :data:`NO_REASON`)."""
-    return rejects["reasons"].map(lambda rs: sorted({reason_kind(r) for r in rs}) if len(rs) else [NO_REASON])
+    """Per reject row, the set of its reason kinds (``reason_kinds``; a row without any gets :data:`NO_REASON`)."""
+    return rejects["reason_kinds"].map(lambda ks: sorted({str(k) for k in ks if k}) or [NO_REASON])
 
 
 def reject_counts(rejects: pd.DataFrame) -> list[tuple[str, int]]:

@@ -25,17 +25,12 @@ from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir
 from facecast.params import Params, ReportParams
 from facecast.report import sections
-from facecast.report.html import e, page
+from facecast.report.html import render
 from facecast.report.images import Pictures
 from facecast.report.inputs import Inputs, load
 from facecast.report.select import ShareRow, reject_counts, shares, sheet_rows
 
 REJECTS_PER_REASON = 6  # sample of each reject reason on the page
-WARNING = (
-    "<strong>INTERNAL — DO NOT PUBLISH.</strong> This report shows the <strong>original faces</strong> of the people "
-    "in the source footage beside their recasts. It is for the people checking the dataset; never publish it, share "
-    "it outside the team or ship it with the dataset."
-)
 
 
 def _check_clips(inp: Inputs) -> None:
@@ -102,16 +97,20 @@ def report(
         ("rejects", "Rejects", sections.rejects(inp, pictures, REJECTS_PER_REASON)),
         ("sheets", "Contact sheets", sections.sheets(inp, rows, pictures, params.frames_per_clip)),
     ]
-    footer = (
-        f"Written by facecast stage report from {e(dataset / 'manifest')}, {e(interim)} (gates, gate_clips, clips), "
-        f"{e(cast_dir)}, {e(swapped)}, {e(metrics)} and {e(plots)}. Rebuild with <code>dvc repro report</code>."
-    )
-    html = page(
-        "facecast dataset report",
-        f"{len(inp.frames):,} published images from {len(inp.clips)} clips, {len(inp.identities)} synthetic identities",
-        WARNING,
-        parts,
-        footer,
+    html = render(
+        "page.html.j2",
+        images=len(inp.frames),
+        clips=len(inp.clips),
+        identities=len(inp.identities),
+        sections=parts,
+        sources={
+            "manifest": dataset / "manifest",
+            "interim": interim,
+            "cast": cast_dir,
+            "swapped": swapped,
+            "metrics": metrics,
+            "plots": plots,
+        },
     )
     with atomic_dir(out) as tmp:
         (tmp / "index.html").write_text(html, encoding="utf-8")
@@ -130,9 +129,9 @@ def report(
 SECTIONS = ("report",)  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    report(
+    return report(
         p.report,
         dataset=tables.DATASET,
         interim=tables.INTERIM,

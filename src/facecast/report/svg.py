@@ -1,16 +1,19 @@
 """Small inline SVG charts: quantile curves drawn as distribution functions, and horizontal bars.
 
 No plotting library: the report must stay one self-contained file and the
-pipeline adds no dependency for it. Every chart is a ``<svg>`` string with a
-title, labelled axes with units, and a legend.
+pipeline adds no dependency for it. Every chart is a ``<svg>`` element with a
+title, labelled axes with units, and a legend, returned as :class:`~markupsafe.Markup`
+for the page's templates: each text it holds is escaped here, as it is drawn.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Callable, Sequence
+
+from markupsafe import Markup
 
 # Tableau 10: distinguishable, and readable by most colour-blind readers in this order.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
@@ -52,8 +55,8 @@ def _fmt_tick(v: float) -> str:
     return f"{v:g}"
 
 
-def _frame(width: int, height: int, title: str, body: list[str]) -> str:
-    return (
+def _frame(width: int, height: int, title: str, body: list[str]) -> Markup:
+    return Markup(
         f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' height='{height}' "
         f"role='img' aria-label='{escape(title, quote=True)}' {FONT} font-size='12'>"
         f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
@@ -77,7 +80,7 @@ def distribution_chart(
     marks: Sequence[tuple[float, str]] = (),
     width: int = 980,
     height: int = 380,
-) -> str:
+) -> Markup:
     """Lines through each series' finite (x, y) points; a series with none is listed as having no data.
 
     ``marks`` are vertical reference lines (a threshold) with their label.
@@ -120,7 +123,7 @@ def bar_chart(
     fmt: Callable[[float], str],
     x_max: float | None = None,
     width: int = 980,
-) -> str:
+) -> Markup:
     """Horizontal bars: one band per group, one bar per series inside it, each labelled with its value.
 
     A missing value (None) is written as "n/a" instead of a bar.
@@ -139,9 +142,9 @@ def bar_chart(
     sx = _scale(0.0, xt[-1], left, left + pw)
     body = [f"<text x='8' y='18' font-size='14' font-weight='600'>{escape(title)}</text>"]
     for i, (row, x, name) in enumerate(legend):
-        y = 30 + 18 * row
-        body.append(f"<rect x='{x:.0f}' y='{y}' width='14' height='10' fill='{colour(i)}'/>")
-        body.append(f"<text x='{x + 20:.0f}' y='{y + 9}'>{escape(name)}</text>")
+        ly = 30 + 18 * row
+        body.append(f"<rect x='{x:.0f}' y='{ly}' width='14' height='10' fill='{colour(i)}'/>")
+        body.append(f"<text x='{x + 20:.0f}' y='{ly + 9}'>{escape(name)}</text>")
     ph = band * len(groups)
     for t in xt:
         body.append(f"<line x1='{sx(t):.1f}' x2='{sx(t):.1f}' y1='{top}' y2='{top + ph}' stroke='#e3e3e3'/>")

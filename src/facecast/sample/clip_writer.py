@@ -26,7 +26,7 @@ class Layout:
     offset: tuple[int, int]  # x, y of its top-left corner
 
     @classmethod
-    def fit(cls, cell_width: int, cell_height: int, frame_width: int, frame_height: int) -> "Layout":
+    def fit(cls, cell_width: int, cell_height: int, frame_width: int, frame_height: int) -> Layout:
         scale = min(frame_width / cell_width, frame_height / cell_height)
         w = min(frame_width, max(1, round(cell_width * scale)))
         h = min(frame_height, max(1, round(cell_height * scale)))
@@ -76,7 +76,7 @@ def frames(keyframes: list[Keyframe], segments: list[Segment], layout: Layout):
 def write_clip(path: Path, keyframes: list[Keyframe], segments: list[Segment], layout: Layout, fps: float) -> int:
     """Encode the clip to ``path``; returns the number of frames written."""
     size = (layout.frame_width, layout.frame_height)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), fps, size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*FOURCC), fps, size)
     if not writer.isOpened():
         raise OSError(f"{path}: OpenCV could not open a '{FOURCC}' video writer at {size[0]}x{size[1]}, {fps} fps")
     n = 0

@@ -7,7 +7,7 @@ faces are found the largest is taken.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -18,7 +18,7 @@ class NoFaceError(ValueError):
     """No face was found in an image that must hold one."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hog_detector():
     import dlib
 

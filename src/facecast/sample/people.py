@@ -39,7 +39,7 @@ def package_version() -> str:
 def package_licence() -> str:
     """The licence the openpeople distribution declares (its License-Expression or License field)."""
     meta = importlib.metadata.metadata(PACKAGE)
-    licence = meta.get("License-Expression") or meta.get("License")
+    licence = next(iter(meta.get_all("License-Expression") or meta.get_all("License") or []), None)
     if not licence:
         raise InputError(f"the {PACKAGE} distribution declares no licence; its images cannot be redistributed")
     return licence.strip()
@@ -103,6 +103,7 @@ def subjects(count: int) -> list[Subject]:
         missing = [f"{k} ({p or 'not listed'})" for k, p in assets.items() if p is None or not p.is_file()]
         if missing:
             raise InputError(f"{person.person_id}: {PACKAGE} asset(s) missing: {', '.join(missing)}")
+        found = {k: p for k, p in assets.items() if p is not None}
         out.append(
             Subject(
                 person_id=person.person_id,
@@ -110,7 +111,7 @@ def subjects(count: int) -> list[Subject]:
                 age_range=d.age_range,
                 ethnicity=d.ethnicity,
                 skin_tone=skin_tone_numeral(d.skin_tone, person.person_id),
-                assets=assets,
+                assets=found,
             )
         )
     return out

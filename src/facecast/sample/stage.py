@@ -95,7 +95,7 @@ def build_sample(params: SampleParams, seed: int, out: Path) -> dict:
 SECTIONS = ("sample",)  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
     with atomic_dir(tables.SAMPLE) as out:
-        build_sample(p.sample, p.seed, out)
+        return build_sample(p.sample, p.seed, out)

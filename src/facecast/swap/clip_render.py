@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,8 +42,10 @@ from facecast.swap import fallback
 from facecast.swap.colour import lab_stats, skin_mask, smooth_stats
 from facecast.swap.identity import IdentityFace
 from facecast.swap.occlusion import OcclusionModel
+from facecast.swap.reasons import SwapReason
 from facecast.swap.render import RenderError, crop_box, render_face
 from facecast.swap.shape import TrackShape
+from facecast.tables import Reason, reason_text
 
 LANDMARK_PAD = 0.25  # skin statistics are read in a crop this much larger than the landmarks' extent
 
@@ -65,7 +68,7 @@ class Face:
     track_id: int
     box: tuple[float, float, float, float]
     landmarks: np.ndarray | None
-    problem: str | None  # why it cannot be swapped; None: swappable
+    problem: Reason | None  # why it cannot be swapped; None: swappable
 
 
 @dataclass
@@ -94,21 +97,49 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def _problem(row, params: SwapParams, cast: dict[int, str | None]) -> str | None:
+def _problem(row, params: SwapParams, cast: dict[int, str | None]) -> Reason | None:
+    """Why the face of this faces.parquet row cannot be swapped (its status there is the kind), or None."""
     if row.status != "ok" or row.landmarks is None:
-        return f"{row.status}: {row.reason}" if isinstance(row.reason, str) else str(row.status)
+        return Reason(str(row.status), row.reason if isinstance(row.reason, str) else None)
     height = float(row.bbox_y1 - row.bbox_y0)
     if height < params.min_face_px:
-        return f"too_small: face {height:.0f} px tall, below swap.min_face_px {params.min_face_px:g}"
+        return Reason(SwapReason.TOO_SMALL, f"face {height:.0f} px tall, below swap.min_face_px {params.min_face_px:g}")
     for name, value, limit in (
         ("yaw", row.yaw_deg, params.max_yaw_deg),
         ("pitch", row.pitch_deg, params.max_pitch_deg),
     ):
         if value is not None and not math.isnan(value) and abs(value) > limit:
-            return f"too_turned: {name} {value:.0f} deg beyond swap.max_{name}_deg {limit:g}"
+            return Reason(SwapReason.TOO_TURNED, f"{name} {value:.0f} deg beyond swap.max_{name}_deg {limit:g}")
     if all(identity is None for identity in cast.values()):
-        return "uncastable: no identity was cast on this track"
+        return Reason(SwapReason.UNCASTABLE, "no identity was cast on this track")
     return None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's first line ("" when it has none): a render failure's detail."""
+    return next(iter(str(exc).splitlines()), "")
+
+
+def _reason_columns(reason: Reason | None) -> dict:
+    """The swaps row's ``reason_kind`` and ``reason_detail``."""
+    kind, detail = (None, None) if reason is None else reason
+    return {"reason_kind": kind, "reason_detail": detail}
+
+
+def _dropped(rows: list[dict]) -> list[dict]:
+    """A frame's rows when ``fallback: drop_frame`` drops it: each obscured face keeps its own reason, every
+    other face gets :attr:`SwapReason.FRAME_DROPPED` with the reasons of the faces that could not be swapped."""
+    failed = [
+        f"track {r['track_id']}: {reason_text(r['reason_kind'], r['reason_detail'])}"
+        for r in rows
+        if r["status"] == "obscured"
+    ]
+    dropped = Reason(SwapReason.FRAME_DROPPED, "; ".join(failed))
+    for r in rows:
+        if r["status"] != "obscured":
+            r.update(_reason_columns(dropped))
+        r.update(status="dropped", box=None, landmarks=None, occluded_share=None, mouth_kept=None, identity_id=None)
+    return rows
 
 
 def _faces_by_frame(faces: pd.DataFrame, params: SwapParams, casting: dict) -> dict[int, list[Face]]:
@@ -172,7 +203,7 @@ class ClipSwapper:
         shapes: dict[int, list[np.ndarray]] = {}
         for frame_faces in self.by_frame.values():
             for f in frame_faces:
-                if f.problem is None:
+                if f.problem is None and f.landmarks is not None:  # a face without landmarks has a problem
                     shapes.setdefault(f.track_id, []).append(f.landmarks)
         for track, landmarks in shapes.items():
             shape = TrackShape(np.stack(landmarks))
@@ -184,7 +215,7 @@ class ClipSwapper:
         raw: dict[int, dict[int, np.ndarray | None]] = {t: {} for t in self.tracks}
         for n, frame in _frames(self.job, f"swap {self.job.clip_id} (learn)"):
             for f in self.by_frame.get(n, []):
-                if f.problem is None:
+                if f.problem is None and f.landmarks is not None:
                     track = self.tracks[f.track_id]
                     raw[f.track_id][n] = _skin_stats(frame, f.landmarks)
                     if track.occlusion is not None:
@@ -207,7 +238,7 @@ class ClipSwapper:
         rows: list[dict] = []
         for f in self.by_frame.get(n, []):
             identity_id, cast_reason = self.casting.get((f.track_id, variant), (None, "no casting row"))
-            row = {
+            row: dict[str, Any] = {
                 "track_id": f.track_id,
                 "identity_id": None,
                 "landmarks": None,
@@ -216,8 +247,10 @@ class ClipSwapper:
             }
             problem = f.problem
             if problem is None and identity_id is None:
-                problem = f"uncastable: {cast_reason}"
+                problem = Reason(SwapReason.UNCASTABLE, cast_reason)
             if problem is None:
+                # a face without landmarks has its problem already, an uncast one got it above
+                assert identity_id is not None and f.landmarks is not None
                 track = self.tracks[f.track_id]
                 identity = self.identities[identity_id]
                 try:
@@ -232,11 +265,11 @@ class ClipSwapper:
                         self.params,
                     )
                 except (RenderError, cv2.error, np.linalg.LinAlgError) as exc:
-                    problem = f"render_failed: {exc}".splitlines()[0]
+                    problem = Reason(SwapReason.RENDER_FAILED, _first_line(exc))
                 else:
                     row.update(
                         status="swapped",
-                        reason=None,
+                        **_reason_columns(None),
                         identity_id=identity_id,
                         box=done.box,
                         landmarks=done.landmarks.astype(np.float32).ravel().tolist(),
@@ -244,25 +277,14 @@ class ClipSwapper:
                         mouth_kept=done.mouth_kept,
                     )
             if problem is not None:
-                row.update(status="obscured", reason=problem)
+                row.update(status="obscured", **_reason_columns(problem))
                 if self.params.fallback != "drop_frame":
                     row["box"] = fallback.obscure(out, f.box, self.params.fallback)
                 else:
                     row["box"] = None
             rows.append(row)
         if self.params.fallback == "drop_frame" and any(r["status"] == "obscured" for r in rows):
-            failed = [f"track {r['track_id']}: {r['reason']}" for r in rows if r["status"] == "obscured"]
-            for r in rows:
-                r.update(
-                    status="dropped",
-                    box=None,
-                    landmarks=None,
-                    occluded_share=None,
-                    mouth_kept=None,
-                    identity_id=None,
-                    reason=r["reason"] if r["status"] == "obscured" else "frame dropped: " + "; ".join(failed),
-                )
-            return None, rows
+            return None, _dropped(rows)
         return out, rows
 
     def _render(
@@ -288,7 +310,7 @@ class ClipSwapper:
                         "track_id": None,
                         "identity_id": None,
                         "status": "no_face",
-                        "reason": None,
+                        **_reason_columns(None),
                         "box": None,
                         "landmarks": None,
                         "occluded_share": None,
@@ -308,7 +330,7 @@ class ClipSwapper:
         writers = {}
         if previews is not None:
             previews.mkdir(parents=True, exist_ok=True)
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
             for v in self.variants:
                 path = previews / f"{self.job.clip_id}__v{v}.mp4"
                 writers[v] = cv2.VideoWriter(str(path), fourcc, self.job.fps, (self.job.width, self.job.height))
@@ -327,10 +349,11 @@ class ClipSwapper:
             for v, image in images.items():
                 if image is not None and v in writers:
                     writers[v].write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-                if previous is not None and image is not None and previous[1].get(v) is not None:
+                before = previous[1].get(v) if previous is not None else None
+                if previous is not None and image is not None and before is not None:
                     for r in frame_rows:
                         if r["variant"] == v and r["status"] == "swapped":
-                            self.flicker[v].add(previous[1][v], image, previous[0], frame, r["box"])
+                            self.flicker[v].add(before, image, previous[0], frame, r["box"])
             previous = (frame, images)
 
         try:
@@ -344,7 +367,8 @@ class ClipSwapper:
         finally:
             for w in writers.values():
                 w.release()
-        for v in writers:  # a clip whose every frame was dropped has nothing to watch
+        for v in writers:  # a clip whose every frame was dropped has nothing to watch (writers: previews given)
+            assert previews is not None
             if all(r["image"] is None for r in rows if r["variant"] == v):
                 (previews / f"{self.job.clip_id}__v{v}.mp4").unlink()
         return rows

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
-from facecast.geometry.landmarks import eye_centres
+from facecast.geometry.landmarks import inter_ocular
 from facecast.geometry.outline import contour
 
 # Margins around the features cut out of the skin, as shares of the inter-ocular distance (eye centre to eye centre).
@@ -74,8 +74,7 @@ def skin_mask(landmarks: np.ndarray, width: int, height: int, beard_free: bool =
         raise ValueError(f"skin_mask needs (68, 2) finite landmarks, got shape {pts.shape}")
     if width < 1 or height < 1:
         raise ValueError(f"skin_mask needs a positive image size, got {width}x{height}")
-    left, right = eye_centres(pts)
-    span = float(np.linalg.norm(right - left))
+    span = inter_ocular(pts)
     mask = np.zeros((height, width), np.uint8)
     cv2.fillPoly(mask, [np.rint(contour(pts)).astype(np.int32)], 1)
     for points, margin in _features(pts):

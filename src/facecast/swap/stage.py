@@ -90,7 +90,7 @@ def _landmark_jitter(swaps: pd.DataFrame, faces: pd.DataFrame) -> dict | None:
         return None
     orig = faces[["clip_id", "track_id", "frame_idx", "landmarks"]].rename(columns={"landmarks": "original"})
     done = done.astype({"track_id": "int32"}).merge(orig, on=["clip_id", "track_id", "frame_idx"])
-    moves = {"driven": [], "original": []}
+    moves: dict[str, list[float]] = {"driven": [], "original": []}
     for _, g in done.sort_values("frame_idx").groupby(["clip_id", "variant", "track_id"]):
         consecutive = np.diff(g["frame_idx"].to_numpy()) == 1
         for key, column in (("driven", "landmarks"), ("original", "original")):
@@ -104,7 +104,7 @@ def _landmark_jitter(swaps: pd.DataFrame, faces: pd.DataFrame) -> dict | None:
 
 def _metrics(rows: pd.DataFrame, faces: pd.DataFrame, flicker: Flicker, n_frames: int, wall: float) -> dict:
     face_rows = rows[rows["status"] != "no_face"]
-    reasons = Counter(str(r).split(":")[0] for r in face_rows["reason"].dropna())
+    reasons = Counter(face_rows["reason_kind"].dropna())  # metrics/swap.json's keys: the kinds (swap.reasons)
     frames = rows.groupby(["clip_id", "variant", "frame_idx"])["image"].first()
     return {
         "frames": {"written": int(frames.notna().sum()), "dropped": int(frames.isna().sum()), "source": n_frames},
@@ -162,6 +162,8 @@ def swap(params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: 
 SECTIONS = ("swap",)  # the sections of params.yaml this stage reads (and seed)
 
 
-def run(p: Params) -> None:
+def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    swap(p.swap, interim=tables.INTERIM, cast_dir=tables.CAST, out=tables.SWAPPED, metrics=tables.METRICS / "swap.json")
+    return swap(
+        p.swap, interim=tables.INTERIM, cast_dir=tables.CAST, out=tables.SWAPPED, metrics=tables.METRICS / "swap.json"
+    )
