@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from facecast.faces.detect import detect_faces
-from facecast.faces.stage import ClipJob, analyse_clips, one_torch_thread
+from facecast.faces.stage import AnalysisJob, analyse_clips, one_torch_thread
 from facecast.geometry.boxes import iou_matrix
 from facecast.io.clips import clip_kind, iter_frames
 from facecast.models.loaders import face_encoder, shape_predictor68
@@ -57,7 +57,7 @@ def centerface_run(video: Path) -> tuple[float, dict[int, np.ndarray]]:
     return time.perf_counter() - start, boxes
 
 
-def ours_run(jobs: list[ClipJob], params: FacesParams) -> tuple[float, int, list[dict]]:
+def ours_run(jobs: list[AnalysisJob], params: FacesParams) -> tuple[float, int, list[dict]]:
     """Seconds, frames and face rows of the faces stage's clip analysis on ``jobs``."""
     start = time.perf_counter()
     results = analyse_clips(jobs, params)
@@ -78,10 +78,10 @@ def recall(reference: dict[int, np.ndarray], faces: list[dict]) -> tuple[float, 
     return (covered / total if total else float("nan")), total
 
 
-def sample_jobs(sample: Path) -> list[ClipJob]:
+def sample_jobs(sample: Path) -> list[AnalysisJob]:
     clips = sample / "clips"
     entries = sorted(clips.iterdir()) if clips.is_dir() else []
-    return [ClipJob(p.stem if p.is_file() else p.name, p, kind) for p in entries if (kind := clip_kind(p))]
+    return [AnalysisJob(p.stem if p.is_file() else p.name, p, kind) for p in entries if (kind := clip_kind(p))]
 
 
 def main() -> int:
@@ -100,7 +100,7 @@ def main() -> int:
     shape_predictor68()
     face_encoder()
 
-    job = ClipJob("party", args.video, "video")
+    job = AnalysisJob("party", args.video, "video")
     ours_s, cf_s = [], []
     for _ in range(args.rounds):
         seconds, n_frames, faces = ours_run([job], params)

@@ -30,7 +30,7 @@ import numpy as np
 
 from facecast import tables
 from facecast.gate.deid import descriptor
-from facecast.gate.landmarks import refit
+from facecast.gate.fidelity import refit
 from facecast.gate.stage import gate
 from facecast.models.centerface import LeakScanner
 from facecast.params import load

@@ -114,3 +114,23 @@ def tiny_project(tmp_path_factory, repo) -> TinyProject:
     base = run(["git", "rev-parse", "HEAD"], dst).stdout.strip()
     repro = run(["dvc", "repro"], dst)
     return TinyProject(dst, base, repro.stdout + repro.stderr)
+
+
+# Modules that run a stage, or real detectors over clips, to build what they check (seconds each, not milliseconds):
+# `make test-fast` leaves them out with the DVC pipeline tests (marked slow).
+STAGE_MODULES = {
+    "test_augment.py",
+    "test_cast_stage.py",
+    "test_faces.py",
+    "test_gate_stage.py",
+    "test_quality_leaks.py",
+    "test_swap_fallback.py",
+    "test_swap_occlusion.py",
+    "test_swap_stage.py",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.path.name in STAGE_MODULES:
+            item.add_marker(pytest.mark.stage)

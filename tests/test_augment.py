@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pytest
 
 from facecast import tables
-from facecast.augment.frame import Face, draw, replay
+from facecast.augment.frame import PlacedFace, draw, replay
 from facecast.augment.labels import IBUG_MIRROR, mirror_order
 from facecast.augment.policy import build
 from facecast.augment.reasons import AugmentReason
@@ -340,7 +340,7 @@ def test_the_stored_replay_regenerates_the_exact_frame(built, affine, affine_per
     # before JPEG: a fresh draw and its replay from the stored text are the same array
     compose = build(AFFINE)
     image = rgb(built / "swapped" / f"{A1}__v0/000000.jpg")
-    face = Face(0, "x", np.array([150, 60, 320, 280], np.float32), None)
+    face = PlacedFace(0, "x", np.array([150, 60, 320, 280], np.float32), None)
     for seed in (1, 2, 3):
         record, result = draw(compose, seed, image, [face])
         again = replay(loads(dumps(record)), image, [face])

@@ -25,7 +25,7 @@ from facecast.faces.pose import head_pose
 from facecast.faces.rows import track_face_rows
 from facecast.faces.smooth import OneEuroFilter, smooth_sequence
 from facecast.faces.stage import analyse, one_torch_thread
-from facecast.faces.track import Face, interpolate, match, match_centres
+from facecast.faces.track import TrackedFace, interpolate, match, match_centres
 from facecast.faces.tracker import ClipTracker
 from facecast.geometry.boxes import iou_matrix
 from facecast.io.clips import read_image
@@ -247,8 +247,8 @@ def test_gap_longer_than_max_gap_splits_the_track(gap_clip):
 
 
 def test_interpolate_without_landmarks_keeps_box_and_status():
-    a = Face(0, np.array([0, 0, 20, 20], np.float32), "detected", 0.99, status="too_small")
-    b = Face(4, np.array([8, 4, 28, 24], np.float32), "detected", 0.99, status="too_small")
+    a = TrackedFace(0, np.array([0, 0, 20, 20], np.float32), "detected", 0.99, status="too_small")
+    b = TrackedFace(4, np.array([8, 4, 28, 24], np.float32), "detected", 0.99, status="too_small")
     mid = interpolate(a, b, min_landmark_size=40)
     assert [f.frame_idx for f in mid] == [1, 2, 3]
     assert np.allclose(mid[1].box, [4, 2, 24, 22])

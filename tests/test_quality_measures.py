@@ -22,7 +22,7 @@ from facecast.faces.clip_analysis import analyse_clip
 from facecast.faces.donor_images import image_faces
 from facecast.faces.stage import one_torch_thread
 from facecast.gate.expression import FEATURES, agreement, features
-from facecast.gate.landmarks import landmark_error, percentile_pass, refit, study_score
+from facecast.gate.fidelity import landmark_error, percentile_pass, refit, study_score
 from facecast.io.clips import iter_frames, read_image
 from facecast.params import FacesParams, GateParams, SampleParams
 from facecast.sample.stage import build_sample
@@ -152,7 +152,7 @@ def test_refit_rejects_what_is_not_an_rgb_image_and_a_box(portrait):
 
 def test_landmark_error_is_zero_on_itself_and_a_shift_over_the_inter_ocular_distance(portrait):
     _, _, points = portrait
-    iod = float(np.linalg.norm(points[45] - points[36]))
+    iod = float(np.linalg.norm(points[42:48].mean(axis=0) - points[36:42].mean(axis=0)))  # eye centre to centre
     assert landmark_error(points, points) == 0.0
     assert landmark_error(points + (3.0, 4.0), points) == pytest.approx(5.0 / iod, rel=1e-12)
     # halving every point halves both the distances and the inter-ocular distance
@@ -171,8 +171,8 @@ def test_landmark_error_rejects_bad_point_sets(portrait):
     with pytest.raises(ValueError, match="reference holds non-finite"):
         landmark_error(points, nan)
     flat = points.copy()
-    flat[45] = flat[36]
-    with pytest.raises(ValueError, match="36 and 45"):
+    flat[42:48] = flat[36:42]  # both eyes on one place: no eye line to scale by
+    with pytest.raises(ValueError, match="eye centres coincide"):
         landmark_error(points, flat)
 
 

@@ -13,8 +13,8 @@ import pytest
 from facecast.errors import InputError
 from facecast.params import SampleParams
 from facecast.sample import build_sample
+from facecast.sample.cell_landmarks import face_landmarks
 from facecast.sample.donor_files import COLUMNS, MAX_SIDE, expression_file
-from facecast.sample.landmarks import face_landmarks
 from facecast.sample.morph import ease, morph
 from facecast.sample.people import skin_tone_numeral
 from facecast.sample.sheets import CHARACTER_GRID, EMOTIONS_GRID, SheetError, find_cells

@@ -33,7 +33,7 @@ from facecast import tables
 from facecast.cast.stage import cast
 from facecast.errors import InputError
 from facecast.faces.stage import analyse
-from facecast.geometry.landmarks import mouth_gap, outer_eye_span
+from facecast.geometry.landmarks import inter_ocular, mouth_gap
 from facecast.geometry.outline import contour
 from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
@@ -387,7 +387,7 @@ def test_pose_and_expression_follow_the_original(built, main):
         driven = points(row.landmarks)
         # refitted in the faces stage's own box (MTCNN's, from the original frame), not one made from the driven points
         found = refit(read_rgb(out / row.image), (face.bbox_x0, face.bbox_y0, face.bbox_x1, face.bbox_y1))
-        errors.append(np.linalg.norm(found - driven, axis=1).mean() / outer_eye_span(driven))
+        errors.append(np.linalg.norm(found - driven, axis=1).mean() / inter_ocular(driven))
         driven_gap.append(mouth_gap(driven))
         original_gap.append(mouth_gap(points(face.landmarks)))
         refit_gap.append(mouth_gap(found))
@@ -400,9 +400,10 @@ def test_pose_and_expression_follow_the_original(built, main):
         f"driven {min(driven_gap):.3f}-{max(driven_gap):.3f}; correlation with the original's: driven {r_driven:.3f}, "
         f"refitted {r_refit:.3f}"
     )
-    # 0.05 of the inter-ocular distance (about 4 px here) is dlib's own mean error on real faces it did not see
-    # (Kazemi & Sullivan 2014: 0.049 on HELEN): closer than that, dlib cannot tell the render from its driving points
-    assert errors.max() < 0.05
+    # 0.05 of the outer eye span (about 4 px here; 0.069 inter-ocular distances, the span being 1.38 of them) is
+    # dlib's own mean error on real faces it did not see (Kazemi & Sullivan 2014: 0.049 on HELEN, normalised by the
+    # outer eye corners): closer than that, dlib cannot tell the render from its driving points
+    assert errors.max() < 0.05 * 1.38
     assert r_driven > 0.9 and r_refit > 0.9
 
 
@@ -454,7 +455,7 @@ def green_in_mouth(image: np.ndarray, driven: np.ndarray) -> np.ndarray:
 
     No skin, lip or tooth has a negative a*; the tint's a* is -60."""
     lab = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
-    inset = round(KEEP_INSET * outer_eye_span(driven))
+    inset = round(KEEP_INSET * inter_ocular(driven))
     inner = fill(driven[60:68], image.shape[:2]).astype(np.uint8)
     inner = cv2.erode(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1, 2 * inset + 1)))
     return lab[..., 1][inner.astype(bool)] < -10

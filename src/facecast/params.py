@@ -281,11 +281,11 @@ class SwapParams(Section):
     max_yaw_deg: float = Field(45.0, gt=0.0, le=90.0, description="faces turned further than this are obscured")
     max_pitch_deg: float = Field(35.0, gt=0.0, le=90.0, description="faces tilted further than this are obscured")
     mask_margin: float = Field(
-        0.08,
+        0.11,
         ge=0.0,
         le=1.0,
         description="how far the rendered face reaches beyond the original jaw line, as a share of the "
-        "outer eye span (outer eye corner to outer eye corner), so no original jaw or beard edge survives",
+        "inter-ocular distance (eye centre to eye centre), so no original jaw or beard edge survives",
     )
     feather: float = Field(
         0.04,
@@ -300,11 +300,11 @@ class SwapParams(Section):
         True, description="keep the frame's open-mouth interior (teeth, tongue), moved into the new lips"
     )
     mouth_open_min: float = Field(
-        0.05,
+        0.07,
         ge=0.0,
         le=2.0,
-        description="the mouth counts as open when the inner-lip gap is at least this share of the outer eye "
-        "span (outer eye corner to outer eye corner)",
+        description="the mouth counts as open when the inner-lip gap is at least this share of the inter-ocular "
+        "distance (eye centre to eye centre)",
     )
     keep_eyes: bool = Field(
         True,
@@ -338,11 +338,11 @@ class GateLandmarkParams(Section):
         95.0, gt=0.0, le=100.0, description="per clip, faces above this percentile of landmark error are rejected"
     )
     max_error: float = Field(
-        0.15,
+        0.21,
         gt=0.0,
         le=10.0,
-        description="absolute cap on the landmark error (mean distance / outer eye span, outer eye corner to "
-        "outer eye corner)",
+        description="absolute cap on the landmark error (mean distance / inter-ocular distance, eye centre to eye "
+        "centre)",
     )
 
 

@@ -21,7 +21,7 @@ N_POINTS = 68
 
 
 @dataclass(frozen=True)
-class Face:
+class PlacedFace:
     track_id: int
     identity_id: str | None
     bbox: np.ndarray  # x0, y0, x1, y1 px, inside the frame
@@ -31,7 +31,7 @@ class Face:
 @dataclass(frozen=True)
 class Result:
     image: np.ndarray  # RGB uint8
-    faces: list[Face]
+    faces: list[PlacedFace]
     mirrored: bool
     lost: list[int]  # track ids whose box left the frame
 
@@ -51,7 +51,7 @@ def _orientation(points: np.ndarray) -> float:
     return float(a[0] * b[1] - a[1] * b[0])
 
 
-def targets(image: np.ndarray, faces: list[Face]) -> dict:
+def targets(image: np.ndarray, faces: list[PlacedFace]) -> dict:
     """What albumentations is given: the image, every face's landmarks and the probes, every face's box."""
     h, w = image.shape[:2]
     points = [f.landmarks for f in faces if f.landmarks is not None]
@@ -60,7 +60,7 @@ def targets(image: np.ndarray, faces: list[Face]) -> dict:
     return {"image": image, "keypoints": keypoints, "bboxes": boxes}
 
 
-def unpack(out: dict, faces: list[Face]) -> Result:
+def unpack(out: dict, faces: list[PlacedFace]) -> Result:
     """The augmented image and faces from albumentations' output."""
     keypoints = np.asarray(out["keypoints"], np.float64)
     mirrored = _orientation(keypoints[-3:, :2]) < 0  # the probes start with a positive orientation
@@ -81,7 +81,7 @@ def unpack(out: dict, faces: list[Face]) -> Result:
     return Result(out["image"], moved, mirrored, lost)
 
 
-def draw(compose: A.ReplayCompose, seed: int, image: np.ndarray, faces: list[Face]) -> tuple[dict, Result]:
+def draw(compose: A.ReplayCompose, seed: int, image: np.ndarray, faces: list[PlacedFace]) -> tuple[dict, Result]:
     """A new draw of the policy from ``seed`` on this frame: its replay record and the result."""
     compose.set_random_seed(seed)
     with warnings.catch_warnings():
@@ -90,7 +90,7 @@ def draw(compose: A.ReplayCompose, seed: int, image: np.ndarray, faces: list[Fac
     return out["replay"], unpack(out, faces)
 
 
-def replay(record: dict, image: np.ndarray, faces: list[Face]) -> Result:
+def replay(record: dict, image: np.ndarray, faces: list[PlacedFace]) -> Result:
     """The recorded draw applied to this frame."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from facecast import tables
 from facecast.augment import policy as policy_mod
-from facecast.augment.frame import Face, Result, clip_box, draw, replay
+from facecast.augment.frame import PlacedFace, Result, clip_box, draw, replay
 from facecast.augment.labels import FlipLabels
 from facecast.augment.reasons import AugmentReason
 from facecast.augment.replay import dumps, loads
@@ -49,7 +49,7 @@ class Frame:
     frame_idx: int
     image: str  # relative to data/swapped
     label: str | None
-    faces: list[Face]
+    faces: list[PlacedFace]
 
 
 def _points(value) -> np.ndarray | None:
@@ -125,7 +125,7 @@ def frames_to_publish(
             )
         label = labels[key] if isinstance(labels[key], str) else None
         face_list = [
-            Face(
+            PlacedFace(
                 int(f.track_id),
                 f.identity_id if isinstance(f.identity_id, str) else None,
                 np.array([f.bbox_x0, f.bbox_y0, f.bbox_x1, f.bbox_y1], np.float32),
@@ -150,7 +150,7 @@ def _write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
         raise OSError(f"{path}: could not be written")
 
 
-def _face_records(faces: list[Face]) -> list[dict]:
+def _face_records(faces: list[PlacedFace]) -> list[dict]:
     return [
         {
             "track_id": f.track_id,
@@ -223,10 +223,10 @@ class ClipAugmenter:
             faces=_face_records(result.faces),
         )
 
-    def _load(self, fr: Frame, swapped: Path) -> tuple[np.ndarray, list[Face]]:
+    def _load(self, fr: Frame, swapped: Path) -> tuple[np.ndarray, list[PlacedFace]]:
         image = read_rgb(swapped / fr.image)
         h, w = image.shape[:2]
-        faces = [Face(f.track_id, f.identity_id, clip_box(f.bbox, w, h), f.landmarks) for f in fr.faces]
+        faces = [PlacedFace(f.track_id, f.identity_id, clip_box(f.bbox, w, h), f.landmarks) for f in fr.faces]
         empty = [f.track_id for f in faces if f.bbox[2] <= f.bbox[0] or f.bbox[3] <= f.bbox[1]]
         if empty:
             raise InputError(

@@ -35,15 +35,15 @@ import numpy as np
 
 from facecast.cast import morph, reshape
 from facecast.geometry.canonical import align, canonical_matrix, mean_shape
-from facecast.geometry.landmarks import inter_ocular
+from facecast.geometry.landmarks import BROWS, EYES, MOUTH, NOSE, indices, inter_ocular
 from facecast.geometry.outline import face_outline, frame_points
 from facecast.geometry.transforms import apply
 
 # Landmarks of each composed feature (iBUG 68): brows + eyes, nose, mouth. The rest is the face blend.
 FEATURES: dict[str, tuple[int, ...]] = {
-    "eyes": (*range(17, 27), *range(36, 48)),
-    "nose": tuple(range(27, 36)),
-    "mouth": tuple(range(48, 68)),
+    "eyes": (*indices(BROWS), *indices(EYES)),
+    "nose": indices(NOSE),
+    "mouth": indices(MOUTH),
 }
 PARTS = ("face", *FEATURES)
 FEATURE_GROW = 0.18  # a feature's region: its landmarks' hull grown by this much of the inter-ocular distance

@@ -19,7 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.geometry.landmarks import inter_ocular
+from facecast.geometry.landmarks import (
+    JAW,
+    LEFT_BROW,
+    LEFT_EYE,
+    MOUTH,
+    NOSE_BASE,
+    RIGHT_BROW,
+    RIGHT_EYE,
+    indices,
+    inter_ocular,
+)
 
 # name: (value at -1, value at +1); the value at 0 is 1 for scales and 0 for shifts.
 EDITS: dict[str, tuple[float, float]] = {
@@ -36,13 +46,13 @@ EDITS: dict[str, tuple[float, float]] = {
 }
 NAMES = tuple(EDITS)
 _SCALES = {name for name, (lo, hi) in EDITS.items() if lo > 0}
-_EYES = (tuple(range(36, 42)), tuple(range(42, 48)))
-_BROWS = (tuple(range(17, 22)), tuple(range(22, 27)))
-_NOSTRILS = tuple(range(31, 36))
+_EYES = (indices(LEFT_EYE), indices(RIGHT_EYE))
+_BROWS = (indices(LEFT_BROW), indices(RIGHT_BROW))
+_NOSTRILS = indices(NOSE_BASE)
 _NOSE_LOWER = tuple(range(30, 36))  # tip and base
 _NOSE_BRIDGE = (28, 29)  # follow half of a length change
-_MOUTH = tuple(range(48, 68))
-_JAW = tuple(range(17))
+_MOUTH = indices(MOUTH)
+_JAW = indices(JAW)
 
 
 def value(name: str, amount: float) -> float:

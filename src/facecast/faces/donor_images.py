@@ -29,7 +29,7 @@ import numpy as np
 
 from facecast.faces.detect import Detections, detect_faces
 from facecast.faces.rows import face_record, summarise
-from facecast.faces.track import Face
+from facecast.faces.track import TrackedFace
 from facecast.faces.tracker import fit_face_landmarks
 from facecast.io.clips import ClipError, read_image
 from facecast.models.embedding import embed_chips, face_chips
@@ -73,12 +73,12 @@ def _detect(image: np.ndarray, params: FacesParams) -> Detections:
     return Detections((found.boxes / scale).astype(np.float32), found.scores)
 
 
-def image_faces(image: np.ndarray, params: FacesParams) -> list[Face]:
+def image_faces(image: np.ndarray, params: FacesParams) -> list[TrackedFace]:
     """Every face of one image with landmarks and embedding where the face allows, largest first."""
     found = _detect(image, params)
     faces, shapes = [], []
     for box, score in zip(found.boxes, found.scores):
-        face = Face(0, box, "detected", det_score=float(score))
+        face = TrackedFace(0, box, "detected", det_score=float(score))
         faces.append(face)
         shape = fit_face_landmarks(image, face, params.min_landmark_size)
         if shape is not None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from facecast.faces.pose import head_pose
 from facecast.faces.smooth import smooth_sequence
-from facecast.faces.track import Face, Track
+from facecast.faces.track import Track, TrackedFace
 from facecast.params import FacesParams
 
 NO_POSE = "no head pose fits the landmarks"
@@ -18,7 +18,7 @@ def _floats(values: np.ndarray | None) -> list[float] | None:
     return None if values is None else np.asarray(values, np.float32).reshape(-1).tolist()
 
 
-def face_record(face: Face, landmarks: np.ndarray | None, width: int, height: int) -> dict:
+def face_record(face: TrackedFace, landmarks: np.ndarray | None, width: int, height: int) -> dict:
     """The columns clip faces and donor faces share (tables._face_fields), with the pose of ``landmarks``."""
     status, reason, embedding = face.status, face.reason, face.embedding
     pose = None

@@ -35,14 +35,14 @@ from facecast.io.atomic import write_json
 from facecast.io.clips import ClipError
 from facecast.params import FacesParams, Params
 
-__all__ = ["ClipJob", "analyse", "analyse_clip", "analyse_clips"]
+__all__ = ["AnalysisJob", "analyse", "analyse_clip", "analyse_clips"]
 
 SOURCES = ("detected", "tracked", "interpolated")
 STATUSES = ("ok", "too_small", "no_landmarks")
 
 
 @dataclass(frozen=True)
-class ClipJob:
+class AnalysisJob:
     clip_id: str
     path: Path
     kind: str
@@ -61,7 +61,9 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _run_job(job: ClipJob, params: FacesParams, embedder: Embedder | None = None, progress: bool = False) -> ClipResult:
+def _run_job(
+    job: AnalysisJob, params: FacesParams, embedder: Embedder | None = None, progress: bool = False
+) -> ClipResult:
     try:
         return run_clip(job.clip_id, job.path, job.kind, params, job.fps, embedder, progress)
     except ClipError as exc:
@@ -70,12 +72,12 @@ def _run_job(job: ClipJob, params: FacesParams, embedder: Embedder | None = None
         ) from None
 
 
-def _clips_here(jobs: Sequence[ClipJob], params: FacesParams) -> list[ClipResult]:
+def _clips_here(jobs: Sequence[AnalysisJob], params: FacesParams) -> list[ClipResult]:
     with one_torch_thread(), Embedder(background=params.workers > 1) as embedder:
         return [_run_job(job, params, embedder, True) for job in tqdm(jobs, desc="faces", unit="clip", disable=None)]
 
 
-def analyse_clips(jobs: Sequence[ClipJob], params: FacesParams) -> list[ClipResult]:
+def analyse_clips(jobs: Sequence[AnalysisJob], params: FacesParams) -> list[ClipResult]:
     """Analyse clips as the stage does (``params.workers`` processes); results in the order of ``jobs``."""
     if params.workers <= 1 or len(jobs) <= 1:
         return _clips_here(jobs, params)
@@ -84,11 +86,13 @@ def analyse_clips(jobs: Sequence[ClipJob], params: FacesParams) -> list[ClipResu
         return collect([pool.submit(_run_job, job, params) for job in jobs], "faces", "clip")
 
 
-def _clip_jobs(interim: Path) -> tuple[list[ClipJob], dict[str, int], int]:
+def _clip_jobs(interim: Path) -> tuple[list[AnalysisJob], dict[str, int], int]:
     clips = tables.read_df("clips", interim)
     frames = tables.read_df("frames", interim)
     ok = clips[clips["status"] == "ok"].sort_values("clip_id")
-    jobs = [ClipJob(r.clip_id, Path(r.path), r.kind, None if pd.isna(r.fps) else float(r.fps)) for r in ok.itertuples()]
+    jobs = [
+        AnalysisJob(r.clip_id, Path(r.path), r.kind, None if pd.isna(r.fps) else float(r.fps)) for r in ok.itertuples()
+    ]
     expected = frames.groupby("clip_id").size().to_dict()
     return (jobs, {j.clip_id: int(expected.get(j.clip_id, 0)) for j in jobs}, len(clips) - len(ok))
 

@@ -33,7 +33,7 @@ MIN_VISIBLE = 0.5  # share of a tracked box that must stay inside the frame
 
 
 @dataclass
-class Face:
+class TrackedFace:
     """One face of a track in one frame, before smoothing and pose."""
 
     frame_idx: int
@@ -53,7 +53,7 @@ class Face:
 @dataclass(eq=False)  # compared and hashed by identity: trackers key dictionaries by track
 class Track:
     track_id: int
-    faces: list[Face] = field(default_factory=list)
+    faces: list[TrackedFace] = field(default_factory=list)
     box: np.ndarray | None = None  # where the face is believed to be in the current frame
     points: np.ndarray | None = None  # points to follow from the current frame into the next
     points_are_landmarks: bool = False
@@ -180,7 +180,7 @@ def visible_share(box: np.ndarray, width: int, height: int) -> float:
     return max(w, 0.0) * max(h, 0.0) / area
 
 
-def interpolate(a: Face, b: Face, min_landmark_size: int) -> list[Face]:
+def interpolate(a: TrackedFace, b: TrackedFace, min_landmark_size: int) -> list[TrackedFace]:
     """Faces for the frames strictly between ``a`` and ``b``: boxes and (where both ends have them) landmarks
     linearly interpolated, source 'interpolated'."""
     n = b.frame_idx - a.frame_idx
@@ -188,7 +188,7 @@ def interpolate(a: Face, b: Face, min_landmark_size: int) -> list[Face]:
     for f in range(a.frame_idx + 1, b.frame_idx):
         w = (f - a.frame_idx) / n
         box = ((1 - w) * a.box + w * b.box).astype(np.float32)
-        face = Face(f, box, "interpolated")
+        face = TrackedFace(f, box, "interpolated")
         if a.points is not None and b.points is not None:
             face = replace(face, points=((1 - w) * a.points + w * b.points).astype(np.float32))
         elif face.height < min_landmark_size:

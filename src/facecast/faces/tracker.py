@@ -47,8 +47,8 @@ from facecast.faces.detect import clip_boxes, detect_faces
 from facecast.faces.embed import Embedder
 from facecast.faces.track import (
     MIN_VISIBLE,
-    Face,
     Track,
+    TrackedFace,
     follow,
     interpolate,
     match,
@@ -70,7 +70,7 @@ def too_small_reason(height: float, min_size: int) -> str:
 
 
 def fit_face_landmarks(
-    frame: np.ndarray, face: Face, min_size: int, flow_points: np.ndarray | None = None
+    frame: np.ndarray, face: TrackedFace, min_size: int, flow_points: np.ndarray | None = None
 ) -> dlib.full_object_detection | None:
     """Fit the 68 points in the face's box, set its status and reason (and ``points`` when usable);
     return dlib's shape when usable. ``flow_points``: where optical flow carried the face's previous
@@ -171,7 +171,7 @@ class ClipTracker:
         points, landmarks, box = track.points, track.points_are_landmarks, track.box
         later = gray
         height, width = gray.shape
-        earlier_faces: list[Face] = []
+        earlier_faces: list[TrackedFace] = []
         for frame, earlier in reversed(self._history):
             idx = track.faces[0].frame_idx - len(earlier_faces) - 1
             flow = follow(later, earlier, [points], [float(box[3] - box[1])])[0]
@@ -180,7 +180,7 @@ class ClipTracker:
             box = move_box(box, flow.transform)
             if visible_share(box, width, height) < MIN_VISIBLE or self._held(centres(box)[0], idx):
                 break
-            face = Face(idx, clip_boxes(box, width, height)[0], "tracked")
+            face = TrackedFace(idx, clip_boxes(box, width, height)[0], "tracked")
             fit_face_landmarks(frame, face, self.params.min_landmark_size, flow.points if landmarks else None)
             if face.status == "no_landmarks":
                 break
@@ -230,7 +230,9 @@ class ClipTracker:
                 tr = Track(track_id=len(self._tracks))
                 self._tracks.append(tr)
             tr.missed_since = None
-            found.append((tr, Face(idx, dets.boxes[d].copy(), "detected", det_score=float(dets.scores[d])), None))
+            found.append(
+                (tr, TrackedFace(idx, dets.boxes[d].copy(), "detected", det_score=float(dets.scores[d])), None)
+            )
         unconfirmed = []
         for tr in live:
             if tr in det_track.values() or tr.missing:
@@ -253,10 +255,10 @@ class ClipTracker:
                 tr.missing = True
                 continue
             box = clip_boxes(tr.box, width, height)[0]
-            found.append((tr, Face(idx, box, "tracked"), predicted[tr] if tr.points_are_landmarks else None))
+            found.append((tr, TrackedFace(idx, box, "tracked"), predicted[tr] if tr.points_are_landmarks else None))
         return found
 
-    def _embed(self, frame: np.ndarray, kept: list[tuple[Track, Face]], shapes: dict, idx: int) -> None:
+    def _embed(self, frame: np.ndarray, kept: list[tuple[Track, TrackedFace]], shapes: dict, idx: int) -> None:
         due = [
             (tr, face)
             for tr, face in kept

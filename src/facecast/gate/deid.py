@@ -14,7 +14,7 @@ import dlib
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from facecast.gate.landmarks import checked_landmarks
+from facecast.gate.fidelity import checked_landmarks
 from facecast.io.clips import check_rgb
 from facecast.models.loaders import face_encoder
 from facecast.tables import EMBEDDING_DIM

@@ -1,9 +1,9 @@
 """Geometric expression features of a face, and how well a swapped clip keeps them over time.
 
 :func:`features` reads six numbers off the 68 landmarks after a similarity
-alignment that removes position, scale and in-plane roll: the outer eye
-corners (36, 45) go to (-0.5, 0) and (0.5, 0), so the eye line is the x axis
-and the inter-ocular distance is 1. Image y points down, so after the
+alignment that removes position, scale and in-plane roll: the eye centres go
+to (-0.5, 0) and (0.5, 0), so the eye line is the x axis and the inter-ocular
+distance (:func:`facecast.geometry.landmarks.inter_ocular`) is 1. Image y points down, so after the
 alignment "above" is a negative y and heights below are ``-y``. Every feature
 is then in units of the inter-ocular distance (or a ratio):
 
@@ -35,23 +35,23 @@ from typing import Any
 
 import numpy as np
 
-from facecast.gate.landmarks import checked_landmarks, eye_span
-from facecast.geometry.landmarks import mouth_gap
+from facecast.gate.fidelity import checked_landmarks, eye_span
+from facecast.geometry.landmarks import BROWS, LEFT_EYE, RIGHT_EYE, eye_centres, indices, mouth_gap
 
 FEATURES = ("eye_open_left", "eye_open_right", "mouth_open", "mouth_width", "mouth_corners", "brow_height")
 MIN_PCC_ROWS = 3  # a correlation over fewer rows says nothing
-LEFT_EYE = (36, 37, 38, 39, 40, 41)  # corner, two upper lid points, corner, two lower lid points
-RIGHT_EYE = (42, 43, 44, 45, 46, 47)
-BROWS = slice(17, 27)
+# each eye: corner, two upper lid points, corner, two lower lid points
+EYE_POINTS = (indices(LEFT_EYE), indices(RIGHT_EYE))
 
 
 def align(landmarks: np.ndarray) -> np.ndarray:
-    """(68, 2) landmarks moved, rotated and scaled so that points 36 and 45 land on (-0.5, 0) and (0.5, 0)."""
+    """(68, 2) landmarks moved, rotated and scaled so that the eye centres land on (-0.5, 0) and (0.5, 0)."""
     pts = checked_landmarks(landmarks, "landmarks")
     iod = eye_span(pts, "landmarks")
-    dx, dy = (pts[45] - pts[36]) / iod
+    left, right = eye_centres(pts)
+    dx, dy = (right - left) / iod
     rotation = np.array([[dx, dy], [-dy, dx]])  # turns the eye line onto +x
-    return (pts - (pts[36] + pts[45]) / 2) @ rotation.T / iod
+    return (pts - (left + right) / 2) @ rotation.T / iod
 
 
 def _eye_aspect(pts: np.ndarray, eye: tuple[int, ...]) -> float:
@@ -68,8 +68,8 @@ def features(landmarks: np.ndarray) -> np.ndarray:
     y = pts[:, 1]
     return np.array(
         [
-            _eye_aspect(pts, LEFT_EYE),
-            _eye_aspect(pts, RIGHT_EYE),
+            _eye_aspect(pts, EYE_POINTS[0]),
+            _eye_aspect(pts, EYE_POINTS[1]),
             mouth_gap(pts),  # the aligned inter-ocular distance is 1
             float(np.linalg.norm(pts[54] - pts[48])),
             float((y[51] + y[57]) / 2 - (y[48] + y[54]) / 2),

@@ -3,7 +3,7 @@
 Per face row of ``swaps.parquet`` whose frame was written:
 
 * dlib's 68 landmarks are re-fitted on the output frame inside the face's
-  original detection box (:func:`facecast.gate.landmarks.refit`), the
+  original detection box (:func:`facecast.gate.fidelity.refit`), the
   same box the faces stage fitted the original in;
 * from them, dlib's 128-D descriptor of the output face: its distance to the
   face's own original track centroid (``deid_distance``), to the nearest
@@ -32,7 +32,7 @@ import numpy as np
 
 from facecast.gate.deid import descriptor, distances, ranks
 from facecast.gate.expression import FEATURES, features
-from facecast.gate.landmarks import landmark_error, refit, study_score
+from facecast.gate.fidelity import landmark_error, refit, study_score
 from facecast.gate.leaks import unmatched
 from facecast.models.centerface import LeakScanner
 
@@ -40,7 +40,7 @@ MIN_BOX_PX = 8.0  # a detection smaller than this cannot be embedded meaningfull
 
 
 @dataclass(frozen=True)
-class Gallery:
+class ReferenceGallery:
     """Every original track centroid and donor centroid of the run: who a face could be recognised as."""
 
     names: list[str]  # "track <clip_id> <track_id>" (the first n_tracks rows), then "donor <donor_id>"
@@ -65,7 +65,7 @@ class MeasureJob:
     variant: int
     frames: dict[int, tuple[str | None, list[FaceRow]]]  # frame_idx -> (image relative to swapped_dir, its rows)
     swapped_dir: Path
-    gallery: Gallery
+    gallery: ReferenceGallery
     identities: dict[str, np.ndarray]
     detector_threshold: float
 

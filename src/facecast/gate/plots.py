@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facecast.gate.measure import Gallery
+from facecast.gate.measure import ReferenceGallery
 
 SHARES = np.round(np.linspace(0.0, 1.0, 51), 4)
 
@@ -34,7 +34,9 @@ def _quantiles(values) -> np.ndarray:
     return np.round(np.quantile(v, SHARES), 5)
 
 
-def _original_distances(faces: pd.DataFrame, gal: Gallery, cast: dict, ids: dict) -> tuple[list[float], list[float]]:
+def _original_distances(
+    faces: pd.DataFrame, gal: ReferenceGallery, cast: dict, ids: dict
+) -> tuple[list[float], list[float]]:
     own, to_cast = [], []
     embedded = faces[faces["embedding"].notna()]
     for r in embedded.itertuples(index=False):
@@ -49,7 +51,7 @@ def _original_distances(faces: pd.DataFrame, gal: Gallery, cast: dict, ids: dict
 
 
 def write_plots(
-    rows: pd.DataFrame, faces: pd.DataFrame, gal: Gallery, ids: dict, swaps: pd.DataFrame, plots: Path
+    rows: pd.DataFrame, faces: pd.DataFrame, gal: ReferenceGallery, ids: dict, swaps: pd.DataFrame, plots: Path
 ) -> None:
     folder = plots / "landmark_score"
     shutil.rmtree(folder, ignore_errors=True)

@@ -21,7 +21,7 @@ import pandas as pd
 from facecast import tables
 from facecast.errors import InputError
 from facecast.executor import collect, process_pool
-from facecast.gate.measure import FaceRow, Gallery, Measured, MeasureJob, measure_clip
+from facecast.gate.measure import FaceRow, Measured, MeasureJob, ReferenceGallery, measure_clip
 from facecast.gate.plots import write_plots
 from facecast.gate.verdicts import clip_agreement, verdicts
 from facecast.io.atomic import write_json
@@ -29,7 +29,7 @@ from facecast.metrics import check as check_metrics
 from facecast.params import GateParams, Params
 
 
-def gallery(tracks: pd.DataFrame, donors: pd.DataFrame) -> Gallery:
+def gallery(tracks: pd.DataFrame, donors: pd.DataFrame) -> ReferenceGallery:
     names: list[str] = []
     embeddings: list[np.ndarray] = []
     index: dict = {}
@@ -45,7 +45,7 @@ def gallery(tracks: pd.DataFrame, donors: pd.DataFrame) -> Gallery:
             embeddings.append(np.asarray(r.embedding_centroid, np.float64))
     if not embeddings:
         raise InputError("no original track or donor has an embedding: nothing to measure de-identification against")
-    return Gallery(names, np.stack(embeddings), index, n_tracks)
+    return ReferenceGallery(names, np.stack(embeddings), index, n_tracks)
 
 
 def _points(value) -> np.ndarray | None:
@@ -53,7 +53,7 @@ def _points(value) -> np.ndarray | None:
 
 
 def jobs(
-    swaps: pd.DataFrame, faces: pd.DataFrame, ids: dict, gal: Gallery, swapped: Path, params: GateParams
+    swaps: pd.DataFrame, faces: pd.DataFrame, ids: dict, gal: ReferenceGallery, swapped: Path, params: GateParams
 ) -> list[MeasureJob]:
     face_rows = {
         (r.clip_id, int(r.frame_idx), int(r.track_id)): r

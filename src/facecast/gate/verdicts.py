@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from facecast.gate.expression import FEATURES, agreement
-from facecast.gate.landmarks import percentile_pass
+from facecast.gate.fidelity import percentile_pass
 from facecast.gate.measure import FrameLeaks
 from facecast.gate.reasons import GateReason
 from facecast.params import GateParams

@@ -28,7 +28,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from facecast.geometry.landmarks import inter_ocular
+from facecast.geometry.landmarks import BROWS, inter_ocular
 
 ITA_CATEGORIES = (  # (lower bound, exclusive; category), from light to dark
     (55.0, "very light"),
@@ -77,7 +77,7 @@ def skin_regions(landmarks: np.ndarray) -> list[np.ndarray]:
         centre = poly.mean(axis=0)
         polygons.append(centre + (poly - centre) * (1.0 - _CHEEK_SHRINK))
     iod = inter_ocular(pts)
-    top = pts[17:27, 1].min()
+    top = pts[BROWS, 1].min()
     low, high = top - _FOREHEAD[0] * iod, top - _FOREHEAD[1] * iod
     x0, x1 = pts[19, 0], pts[24, 0]
     polygons.append(np.array([[x0, low], [x1, low], [x1, high], [x0, high]]))

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from facecast.errors import InputError
-from facecast.sample.landmarks import NoFaceError, face_landmarks
+from facecast.sample.cell_landmarks import NoFaceError, face_landmarks
 from facecast.sample.morph import ease, morph
 from facecast.sample.timeline import Segment
 

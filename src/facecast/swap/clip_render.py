@@ -51,7 +51,7 @@ LANDMARK_PAD = 0.25  # skin statistics are read in a crop this much larger than 
 
 
 @dataclass(frozen=True)
-class ClipJob:
+class RenderJob:
     clip_id: str
     path: Path
     kind: str
@@ -62,7 +62,7 @@ class ClipJob:
 
 
 @dataclass
-class Face:
+class RenderFace:
     """One row of faces.parquet, with what swap decided for it."""
 
     track_id: int
@@ -72,7 +72,7 @@ class Face:
 
 
 @dataclass
-class Track:
+class RenderTrack:
     shape: TrackShape
     stats: dict[int, np.ndarray] = field(default_factory=dict)  # frame_idx -> smoothed Lab skin stats
     occlusion: OcclusionModel | None = None
@@ -142,8 +142,8 @@ def _dropped(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def _faces_by_frame(faces: pd.DataFrame, params: SwapParams, casting: dict) -> dict[int, list[Face]]:
-    out: dict[int, list[Face]] = {}
+def _faces_by_frame(faces: pd.DataFrame, params: SwapParams, casting: dict) -> dict[int, list[RenderFace]]:
+    out: dict[int, list[RenderFace]] = {}
     by_track: dict[int, dict[int, str | None]] = {}  # track -> variant -> identity, built once per clip
     for (t, v), (ident, _) in casting.items():
         by_track.setdefault(t, {})[v] = ident
@@ -152,7 +152,7 @@ def _faces_by_frame(faces: pd.DataFrame, params: SwapParams, casting: dict) -> d
         problem = _problem(row, params, by_track.get(track, {}))
         lm = None if row.landmarks is None else np.asarray(row.landmarks, np.float64).reshape(68, 2)
         box = (float(row.bbox_x0), float(row.bbox_y0), float(row.bbox_x1), float(row.bbox_y1))
-        out.setdefault(int(row.frame_idx), []).append(Face(track, box, lm, problem))
+        out.setdefault(int(row.frame_idx), []).append(RenderFace(track, box, lm, problem))
     for frame_faces in out.values():  # far (small) faces first, so nearer ones are drawn over them
         frame_faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
     return out
@@ -169,7 +169,7 @@ def _skin_stats(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
     return lab_stats(frame[y0:y1, x0:x1], skin_mask(local, x1 - x0, y1 - y0, beard_free=True))
 
 
-def _frames(job: ClipJob, desc: str) -> Iterator[tuple[int, np.ndarray]]:
+def _frames(job: RenderJob, desc: str) -> Iterator[tuple[int, np.ndarray]]:
     bar = tqdm(total=job.n_frames, desc=desc, unit="frame", disable=None if sys.stderr.isatty() else True, leave=False)
     n = -1
     for n, frame in enumerate(iter_frames(job.path, job.kind)):
@@ -185,7 +185,7 @@ class ClipSwapper:
 
     def __init__(
         self,
-        job: ClipJob,
+        job: RenderJob,
         faces: pd.DataFrame,
         casting: dict[tuple[int, int], tuple[str | None, str | None]],
         identities: dict[str, IdentityFace],
@@ -198,7 +198,7 @@ class ClipSwapper:
         self.variants = variants
         self.params = params
         self.by_frame = _faces_by_frame(faces, params, casting)
-        self.tracks: dict[int, Track] = {}
+        self.tracks: dict[int, RenderTrack] = {}
         self.flicker = {v: Flicker() for v in variants}
         shapes: dict[int, list[np.ndarray]] = {}
         for frame_faces in self.by_frame.values():
@@ -208,7 +208,7 @@ class ClipSwapper:
         for track, landmarks in shapes.items():
             shape = TrackShape(np.stack(landmarks))
             occlusion = OcclusionModel(shape.neutral) if params.occlusion else None
-            self.tracks[track] = Track(shape, occlusion=occlusion)
+            self.tracks[track] = RenderTrack(shape, occlusion=occlusion)
 
     # pass 1 -------------------------------------------------------------------------------------------------
     def learn(self) -> None:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
-from facecast.geometry.landmarks import inter_ocular
+from facecast.geometry.landmarks import LEFT_BROW, LEFT_EYE, NOSE_BASE, OUTER_LIPS, RIGHT_BROW, RIGHT_EYE, inter_ocular
 from facecast.geometry.outline import contour
 
 # Margins around the features cut out of the skin, as shares of the inter-ocular distance (eye centre to eye centre).
@@ -43,12 +43,12 @@ MEDIAN_FRAMES = 5  # smooth_stats' running median: removes outliers lasting up t
 def _features(landmarks: np.ndarray) -> list[tuple[np.ndarray, float]]:
     """The (points, margin in shares of the inter-ocular distance) of every feature cut out of the skin."""
     return [
-        (landmarks[36:42], EYE_MARGIN),
-        (landmarks[42:48], EYE_MARGIN),
-        (landmarks[17:22], BROW_MARGIN),
-        (landmarks[22:27], BROW_MARGIN),
-        (landmarks[48:60], MOUTH_MARGIN),
-        (landmarks[31:36], NOSTRIL_MARGIN),
+        (landmarks[LEFT_EYE], EYE_MARGIN),
+        (landmarks[RIGHT_EYE], EYE_MARGIN),
+        (landmarks[LEFT_BROW], BROW_MARGIN),
+        (landmarks[RIGHT_BROW], BROW_MARGIN),
+        (landmarks[OUTER_LIPS], MOUTH_MARGIN),
+        (landmarks[NOSE_BASE], NOSTRIL_MARGIN),
     ]
 
 

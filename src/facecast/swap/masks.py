@@ -17,13 +17,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facecast.geometry.landmarks import INNER_LIPS, JAW, LEFT_EYE, RIGHT_EYE
 from facecast.geometry.outline import contour
 
-LEFT_EYE = slice(36, 42)
-RIGHT_EYE = slice(42, 48)
-INNER_MOUTH = slice(60, 68)
-KEEP_INSET = 0.02  # keep masks sit this share of the inter-ocular distance inside their outline
-KEEP_SOFTNESS = 0.02  # and are blurred by this share of it
+KEEP_INSET = 0.028  # keep masks sit this share of the inter-ocular distance inside their outline
+KEEP_SOFTNESS = 0.028  # and are blurred by this share of it
 
 
 def _fill(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
@@ -59,11 +57,11 @@ def cover_jaw(rendered: np.ndarray, original: np.ndarray, extra: float) -> np.nd
     out = np.asarray(rendered, np.float64).copy()
     orig = np.asarray(original, np.float64)
     centre = (orig[27] + orig[8]) / 2
-    jaw = out[0:17] - centre
+    jaw = out[JAW] - centre
     unit = jaw / np.maximum(np.linalg.norm(jaw, axis=1, keepdims=True), 1e-9)
     have = (jaw * unit).sum(axis=1)
-    need = ((orig[0:17] - centre) * unit).sum(axis=1) + extra
-    out[0:17] += np.maximum(need - have, 0.0)[:, None] * unit
+    need = ((orig[JAW] - centre) * unit).sum(axis=1) + extra
+    out[JAW] += np.maximum(need - have, 0.0)[:, None] * unit
     return out
 
 
@@ -93,7 +91,7 @@ def keep_mask(
 ) -> np.ndarray:
     """Float32 in [0, 1]: the eyeballs and/or the inner mouth of these (rendered) landmarks, softened."""
     pts = np.asarray(landmarks, np.float64)
-    polygons = ([pts[LEFT_EYE], pts[RIGHT_EYE]] if eyes else []) + ([pts[INNER_MOUTH]] if mouth else [])
+    polygons = ([pts[LEFT_EYE], pts[RIGHT_EYE]] if eyes else []) + ([pts[INNER_LIPS]] if mouth else [])
     if not polygons:
         return np.zeros(shape, np.float32)
     hard = _grow(_fill(polygons, shape), -KEEP_INSET * inter_ocular)

@@ -75,14 +75,12 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from facecast.geometry.landmarks import LEFT_EYE, RIGHT_EYE
+from facecast.geometry.landmarks import LEFT_BROW, LEFT_EYE, OUTER_LIPS, RIGHT_BROW, RIGHT_EYE
 from facecast.geometry.outline import face_outline, frame_points
 from facecast.geometry.transforms import apply, similarity
 from facecast.geometry.warp import Warp
 
 N_LANDMARKS = 68
-MOUTH = slice(48, 60)
-BROWS = (slice(17, 22), slice(22, 27))
 MAD_TO_SIGMA = 1.4826  # the MAD of a normal distribution times this is its standard deviation
 
 
@@ -118,10 +116,10 @@ def _stable_skin(landmarks: np.ndarray, region: np.ndarray, band: float, margin:
     features = np.zeros(region.shape, np.uint8)
     for part in (LEFT_EYE, RIGHT_EYE):
         cv2.fillConvexPoly(features, cv2.convexHull(np.rint(landmarks[part]).astype(np.int32)), 1)
-    for part in BROWS:
+    for part in (LEFT_BROW, RIGHT_BROW):
         cv2.polylines(features, [np.rint(landmarks[part]).astype(np.int32)], False, 1)
     features = cv2.dilate(features, _ellipse(margin))
-    cv2.fillPoly(features, [np.rint(landmarks[MOUTH]).astype(np.int32)], 1)
+    cv2.fillPoly(features, [np.rint(landmarks[OUTER_LIPS]).astype(np.int32)], 1)
     edge = region & ~cv2.erode(region.astype(np.uint8), _ellipse(band), borderValue=0).astype(bool)
     temples = max(landmarks[0, 1], landmarks[16, 1])
     edge[int(np.ceil(temples)) :] = False

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.geometry.landmarks import mouth_gap, outer_eye_span
+from facecast.geometry.landmarks import inter_ocular, mouth_gap
 from facecast.geometry.outline import contour
 from facecast.geometry.warp import Warp
 from facecast.params import SwapParams
@@ -67,7 +67,7 @@ def render_face(
     params: SwapParams,
 ) -> Rendered:
     """Render ``identity`` over the face with ``original`` landmarks; writes into ``out`` (``frame`` stays as read)."""
-    iod = outer_eye_span(original)
+    iod = inter_ocular(original)
     driven = shape.drive(identity.landmarks, original)
     if not np.isfinite(driven).all() or iod < 1.0:
         raise RenderError("degenerate landmarks")

@@ -21,7 +21,7 @@ from facecast import tables
 from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.params import Params, SwapParams
-from facecast.swap.clip_render import ClipJob, ClipSwapper, Flicker
+from facecast.swap.clip_render import ClipSwapper, Flicker, RenderJob
 from facecast.swap.identity import IdentityFace, load_identity
 
 
@@ -54,12 +54,12 @@ def _load_identities(cast_dir: Path, wanted: set[str]) -> dict[str, IdentityFace
     return loaded
 
 
-def _jobs(interim: Path) -> list[ClipJob]:
+def _jobs(interim: Path) -> list[RenderJob]:
     clips = tables.read_df("clips", interim)
     counts = tables.read_df("frames", interim).groupby("clip_id").size()
     ok = clips[clips["status"] == "ok"].sort_values("clip_id")
     return [
-        ClipJob(
+        RenderJob(
             r.clip_id,
             Path(r.path),
             r.kind,

@@ -3,7 +3,7 @@
 * :func:`refit`: dlib's 68 points fitted again on the output image, inside a
   face box, by the same predictor the faces stage uses;
 * :func:`landmark_error`: the mean point-to-point distance, in units of the
-  reference's inter-ocular distance (outer eye corners 36 and 45), so it reads
+  reference's inter-ocular distance (eye centre to eye centre), so it reads
   the same on a 60 px face and a 600 px one;
 * :func:`study_score`: the score of the earlier study, kept for comparison
   with its numbers: both sets min-max normalised (x and y each scaled to
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.geometry.landmarks import outer_eye_span
+from facecast.geometry.landmarks import inter_ocular
 from facecast.models.landmarks import fit_shape
 
 N_POINTS = 68
@@ -59,15 +59,15 @@ def checked_landmarks(points: np.ndarray, name: str) -> np.ndarray:
 
 
 def eye_span(points: np.ndarray, name: str) -> float:
-    """The inter-ocular distance (outer eye corners 36 and 45) of checked landmarks, px; ValueError when they coincide."""
-    iod = outer_eye_span(points)
+    """The inter-ocular distance (eye centre to eye centre) of checked landmarks, px; ValueError when they coincide."""
+    iod = inter_ocular(points)
     if iod < MIN_INTER_OCULAR:
-        raise ValueError(f"{name}'s outer eye corners (points 36 and 45) coincide: no inter-ocular distance")
+        raise ValueError(f"{name}'s eye centres coincide: no inter-ocular distance")
     return iod
 
 
 def landmark_error(measured: np.ndarray, reference: np.ndarray) -> float:
-    """Mean Euclidean distance between corresponding points / the reference's inter-ocular distance (36-45)."""
+    """Mean Euclidean distance between corresponding points / the reference's inter-ocular distance."""
     got = checked_landmarks(measured, "measured")
     ref = checked_landmarks(reference, "reference")
     return float(np.linalg.norm(got - ref, axis=1).mean() / eye_span(ref, "reference"))
