@@ -1,9 +1,10 @@
 """Geometric expression features of a face, and how well a swapped clip keeps them over time.
 
 :func:`features` reads six numbers off the 68 landmarks after a similarity
-alignment that removes position, scale and in-plane roll: the eye centres go
-to (-0.5, 0) and (0.5, 0), so the eye line is the x axis and the inter-ocular
-distance (:func:`facecast.geometry.landmarks.inter_ocular`) is 1. Image y points down, so after the
+alignment that removes position, scale and in-plane roll: the midpoint of the
+outer eye corners (36, 45) goes to the origin and the line through them to
+the x axis (the corners stay put when the lids move), and the inter-ocular
+distance (:func:`facecast.geometry.landmarks.inter_ocular`) becomes 1. Image y points down, so after the
 alignment "above" is a negative y and heights below are ``-y``. Every feature
 is then in units of the inter-ocular distance (or a ratio):
 
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from facecast.gate.fidelity import checked_landmarks, eye_span
-from facecast.geometry.landmarks import BROWS, LEFT_EYE, RIGHT_EYE, eye_centres, indices, mouth_gap
+from facecast.geometry.landmarks import BROWS, LEFT_EYE, RIGHT_EYE, indices, mouth_gap
 
 FEATURES = ("eye_open_left", "eye_open_right", "mouth_open", "mouth_width", "mouth_corners", "brow_height")
 MIN_PCC_ROWS = 3  # a correlation over fewer rows says nothing
@@ -45,13 +46,20 @@ EYE_POINTS = (indices(LEFT_EYE), indices(RIGHT_EYE))
 
 
 def align(landmarks: np.ndarray) -> np.ndarray:
-    """(68, 2) landmarks moved, rotated and scaled so that the eye centres land on (-0.5, 0) and (0.5, 0)."""
+    """(68, 2) landmarks moved, rotated and scaled: the midpoint of the outer eye corners (36, 45) at the origin,
+    the line through them on the x axis, the inter-ocular distance 1.
+
+    The corners anchor the frame because they stay put when the lids move: the eye centres (means of the lid
+    points too) drop with every blink, which would read as the brows rising."""
     pts = checked_landmarks(landmarks, "landmarks")
     iod = eye_span(pts, "landmarks")
-    left, right = eye_centres(pts)
-    dx, dy = (right - left) / iod
+    corners = pts[45] - pts[36]
+    span = float(np.linalg.norm(corners))
+    if span <= 0:
+        raise ValueError("landmarks' outer eye corners (points 36 and 45) coincide: no eye line")
+    dx, dy = corners / span
     rotation = np.array([[dx, dy], [-dy, dx]])  # turns the eye line onto +x
-    return (pts - (left + right) / 2) @ rotation.T / iod
+    return (pts - (pts[36] + pts[45]) / 2) @ rotation.T / iod
 
 
 def _eye_aspect(pts: np.ndarray, eye: tuple[int, ...]) -> float:
