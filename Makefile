@@ -42,8 +42,9 @@ lint: install-test
 test: lint
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
 
-# The unit tests: no stage run on real clips, no DVC pipeline (tests marked stage or slow).
-test-fast: lint
+# The unit tests alone: no stage run on real clips, no DVC pipeline (tests marked stage or slow). No lint:
+# run `make lint` beside it, or `make test` for everything CI runs.
+test-fast: install-test
 	$(PY) -m pytest -q -m "not slow and not stage"
 
 bench: install-test
