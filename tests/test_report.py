@@ -551,3 +551,15 @@ def test_stage_script_writes_the_page_or_exits_2(tree, tmp_path):
     assert failed.stderr.startswith(
         "facecast report: data/dataset/manifest/frames.parquet: table 'dataset_frames' not found"
     )
+
+
+def test_a_dataset_with_nothing_held_back_gets_its_page(tree, tmp_path):
+    """Every frame passed: rejects.parquet is empty, and the page says nothing was held back."""
+    root = tmp_path / "tree"
+    shutil.copytree(tree, root, ignore=shutil.ignore_patterns("reports"))
+    manifest = root / "data" / "dataset" / "manifest"
+    tables.write("dataset_rejects", tables.read_df("dataset_rejects", manifest).iloc[0:0], manifest)
+    run_report(root)
+    text = (root / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "Nothing was held back: every swapped frame passed the gate." in text
+    assert Page(text).sheets

@@ -144,7 +144,9 @@ def expression(inp: Inputs) -> Markup:
         ["mean"] if (gc["feature"] == "mean").any() else []
     )
     rejects = inp.rejects.assign(kinds=reject_kinds(inp.rejects))
-    held = rejects[rejects["kinds"].map(lambda ks: "expression" in ks)].groupby(["clip_id", "variant"]).size()
+    # astype(bool): an empty map is of dtype object, and a frame indexed by it selects columns, not rows
+    expression_held = rejects["kinds"].map(lambda ks: "expression" in ks).astype(bool)
+    held = rejects[expression_held].groupby(["clip_id", "variant"]).size()
     rows = []
     for (clip_id, variant), g in gc.groupby(["clip_id", "variant"], sort=True):
         by_feature = {r.feature: r for r in g.itertuples(index=False)}
