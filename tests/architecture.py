@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PACKAGE = SRC / "facecast"
 STAGES = ("sample", "ingest", "faces", "cast", "swap", "gate", "augment", "manifest", "report")
-GROUND_FLOORS = ("params", "tables", "errors", "executor", "io", "geometry", "models")
+GROUND_FLOORS = ("params", "tables", "errors", "reasons", "metrics", "executor", "io", "geometry", "models")
 
 
 def module_file(module: str) -> Path | None:

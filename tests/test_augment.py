@@ -32,7 +32,6 @@ from facecast import tables
 from facecast.augment.frame import PlacedFace, draw, replay
 from facecast.augment.labels import IBUG_MIRROR, mirror_order
 from facecast.augment.policy import build
-from facecast.augment.reasons import AugmentReason
 from facecast.augment.replay import dumps, loads
 from facecast.augment.stage import augment
 from facecast.errors import InputError
@@ -41,6 +40,7 @@ from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
 from facecast.models.landmarks import fit_shape, shape_points
 from facecast.params import AugmentParams, FacesParams, IngestParams, SampleParams
+from facecast.reasons import AugmentReason
 from facecast.sample.stage import build_sample
 
 SEED = 11

@@ -25,11 +25,11 @@ import pytest
 from facecast import tables
 from facecast.cast.stage import cast
 from facecast.faces.stage import analyse
-from facecast.gate.reasons import GateReason
 from facecast.gate.stage import gate
 from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
 from facecast.params import CastParams, FacesParams, GateParams, IngestParams, SampleParams, SwapParams
+from facecast.reasons import GateReason
 from facecast.sample.stage import build_sample
 from facecast.swap.stage import swap
 

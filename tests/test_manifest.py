@@ -27,11 +27,11 @@ from facecast import tables
 from facecast.errors import InputError
 from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
-from facecast.manifest.reasons import ManifestReason
 from facecast.manifest.select import frame_verdicts, select
 from facecast.manifest.splits import Group, assign, groups
 from facecast.manifest.stage import manifest
 from facecast.params import CastParams, ManifestParams
+from facecast.reasons import ManifestReason
 
 SEED = 918273
 FRAMES = 4

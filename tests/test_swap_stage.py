@@ -41,10 +41,10 @@ from facecast.models.embedding import embed_chips, face_chips
 from facecast.models.landmarks import fit_shape, shape_points
 from facecast.models.loaders import shape_predictor68
 from facecast.params import CastParams, FacesParams, IngestParams, SampleParams, SwapParams
+from facecast.reasons import SwapReason
 from facecast.sample.stage import build_sample
 from facecast.swap.clip_render import _dropped, _first_line
 from facecast.swap.masks import KEEP_INSET
-from facecast.swap.reasons import SwapReason
 from facecast.swap.stage import swap
 from facecast.tables import Reason
 

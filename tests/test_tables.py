@@ -147,11 +147,8 @@ def test_every_table_with_reasons_names_its_closed_set():
         assert not {"reason", "reasons"} & set(tables.spec(name).schema.names), name
 
 
-def test_the_contract_repeats_each_stages_own_kinds():
-    from facecast.augment.reasons import AugmentReason
-    from facecast.gate.reasons import GateReason
-    from facecast.manifest.reasons import ManifestReason
-    from facecast.swap.reasons import SwapReason
+def test_each_spec_checks_the_kinds_of_its_stage():
+    from facecast.reasons import AugmentReason, GateReason, ManifestReason, SwapReason
 
     assert tables.spec("swaps").reason_kinds == tables.SWAP_REASON_KINDS == set(SwapReason)
     assert tables.spec("gates").reason_kinds == tables.GATE_REASON_KINDS == set(GateReason)

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from facecast.errors import TableError
 from facecast.io.atomic import usual_file_mode
+from facecast.reasons import AugmentReason, GateReason, ManifestReason, SwapReason
 
 N_LANDMARKS = 68
 EMBEDDING_DIM = 128
@@ -67,16 +68,11 @@ METRICS = Path("metrics")
 PLOTS = Path("plots")
 REPORTS = Path("reports")
 
-# The closed sets of reason kinds, per stage. Each stage names its own in its ``reasons`` module
-# (facecast.<stage>.reasons); this ground floor may not import a stage, so the contract repeats them here and
-# tests/test_tables.py checks that both agree. The words are those the reasons began with when they were prose.
-SWAP_REASON_KINDS = frozenset(
-    {"too_small", "no_landmarks", "too_turned", "uncastable", "render_failed", "frame dropped"}
-)
-GATE_REASON_KINDS = frozenset({"dropped", "deid", "reid", "identity", "landmarks", "expression", "leak"})
-AUGMENT_REASON_KINDS = frozenset({"flip", "face left the frame"})
-# manifest's own: a gate reject, or an augment skip, that came without any reason
-MANIFEST_REASON_KINDS = frozenset({"gate", "skipped"})
+# The closed sets of reason kinds (facecast.reasons), as the specs check them.
+SWAP_REASON_KINDS = frozenset(SwapReason)
+GATE_REASON_KINDS = frozenset(GateReason)
+AUGMENT_REASON_KINDS = frozenset(AugmentReason)
+MANIFEST_REASON_KINDS = frozenset(ManifestReason)  # a gate reject or augment skip that came without a reason
 
 REASON_KIND_COLUMNS = ("reason_kind", "reason_kinds")  # one kind per row (string), or several (list<string>)
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facecast.augment.reasons import AugmentReason
 from facecast.errors import InputError
 from facecast.params import AugmentParams
+from facecast.reasons import AugmentReason
 from facecast.tables import Reason
 
 

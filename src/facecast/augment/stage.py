@@ -32,11 +32,11 @@ from facecast import tables
 from facecast.augment import policy as policy_mod
 from facecast.augment.frame import PlacedFace, Result, clip_box, draw, replay
 from facecast.augment.labels import FlipLabels
-from facecast.augment.reasons import AugmentReason
 from facecast.augment.replay import dumps, loads
 from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.params import AugmentParams, Params
+from facecast.reasons import AugmentReason
 from facecast.tables import Reason
 
 FACE_KEY = ["clip_id", "variant", "frame_idx", "track_id"]

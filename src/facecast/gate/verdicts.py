@@ -33,8 +33,8 @@ import pandas as pd
 from facecast.gate.expression import FEATURES, agreement
 from facecast.gate.fidelity import percentile_pass
 from facecast.gate.measure import FrameLeaks
-from facecast.gate.reasons import GateReason
 from facecast.params import GateParams
+from facecast.reasons import GateReason
 from facecast.tables import Reason
 
 

@@ -38,11 +38,11 @@ from tqdm import tqdm
 
 from facecast.io.clips import iter_frames
 from facecast.params import SwapParams
+from facecast.reasons import SwapReason
 from facecast.swap import fallback
 from facecast.swap.colour import lab_stats, skin_mask, smooth_stats
 from facecast.swap.identity import IdentityFace
 from facecast.swap.occlusion import OcclusionModel
-from facecast.swap.reasons import SwapReason
 from facecast.swap.render import RenderError, crop_box, render_face
 from facecast.swap.shape import TrackShape
 from facecast.tables import Reason, reason_text
