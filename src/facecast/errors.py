@@ -1,7 +1,8 @@
 """The project's exceptions: each names what is wrong so a stage can stop with one clear line.
 
 A stage script (:mod:`facecast.runner`) turns :class:`ParamsError`,
-:class:`TableError` and :class:`InputError` into one message and exit code 2.
+:class:`TableError`, :class:`InputError`, :class:`OutputError` and any other
+``OSError`` into one message and exit code 2.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ class ParamsError(ValueError):
 
 class TableError(ValueError):
     """A table file is missing or does not match its contract."""
+
+
+class OutputError(OSError):
+    """An output could not be written (a full disk, a file size limit, no permission); the previous output,
+    if any, is unchanged."""
 
 
 class ModelMissing(RuntimeError):

@@ -1,5 +1,5 @@
 """What every stage script shares: its parameters loaded, logging set up, and one clear line instead of a
-traceback when the input is bad.
+traceback when the input is bad, an output cannot be written or the run is interrupted.
 
 ``stages/<stage>.py`` is two lines: it calls :func:`main` with the stage's
 name. The stage package's ``stage.py`` holds ``SECTIONS`` (the sections of
@@ -12,10 +12,14 @@ import argparse
 import importlib
 import json
 import logging
+import signal
 import sys
 import time
+from pathlib import Path
 
+from facecast import tables
 from facecast.errors import InputError, ParamsError, TableError
+from facecast.io.atomic import sweep_tree
 from facecast.params import load
 
 log = logging.getLogger("facecast")
@@ -27,6 +31,16 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _one_line(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split())
+
+
 def main(stage: str, argv: list[str] | None = None) -> None:
     """Run stage ``stage`` (``facecast.<stage>.stage.run``) on ``params.yaml``; bad input ends it with one
     message and exit code 2, an interruption with exit code 130."""
@@ -35,12 +49,18 @@ def main(stage: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml", help="the parameters file (default params.yaml)")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    module = importlib.import_module(f"facecast.{stage}.stage")
     start = time.perf_counter()
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a CI timeout: stop as Ctrl-C does
     try:
+        swept = sweep_tree([Path("data"), tables.METRICS, tables.PLOTS, tables.REPORTS])
+        log.debug("looked for leftovers of interrupted runs beside %d output(s)", len(swept))
+        module = importlib.import_module(f"facecast.{stage}.stage")
         figures = module.run(load(*module.SECTIONS, path=args.params))
     except (ParamsError, TableError, InputError) as exc:
         print(f"facecast {stage}: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # OutputError names the output; any other says what the system refused
+        print(f"facecast {stage}: {_one_line(exc)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"facecast {stage}: interrupted; its outputs were left as they were", file=sys.stderr)

@@ -19,8 +19,6 @@ a row with several reasons. A table's spec names its closed set
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -31,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from facecast.errors import TableError
-from facecast.io.atomic import usual_file_mode
+from facecast.io.atomic import atomic_file
 from facecast.reasons import AugmentReason, GateReason, ManifestReason, SwapReason
 
 N_LANDMARKS = 68
@@ -496,6 +494,19 @@ SPECS: dict[str, TableSpec] = {
             MANIFEST / "identities.parquet",
         ),
         TableSpec(
+            "published_ids",
+            1,
+            pa.schema(
+                [
+                    pa.field("kind", pa.string(), nullable=False),  # subject | clip
+                    pa.field("original", pa.string(), nullable=False),
+                    pa.field("published", pa.string(), nullable=False),
+                ]
+            ),
+            "one row per subject and clip: the id the dataset publishes it under (private: never published)",
+            INTERIM / "published_ids.parquet",
+        ),
+        TableSpec(
             "dataset_clips",
             1,
             pa.schema(
@@ -594,16 +605,8 @@ def write(name: str, data: pa.Table | pd.DataFrame | list[dict], where: str | Pa
     meta[META_NAME] = s.name.encode()
     meta[META_VERSION] = str(s.version).encode()
     table = table.replace_schema_metadata(meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         pq.write_table(table, tmp)
-        os.chmod(tmp, usual_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -17,11 +17,13 @@ results are the same wherever they are computed.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Hashable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 
+from facecast.executor import Pool, guard_worker, stop_now
 from facecast.models.embedding import embed_chips, load_encoder
 
 MAX_IN_FLIGHT = 2  # batches the helper may have waiting before the caller computes one itself
@@ -34,7 +36,14 @@ class Embedder:
 
     def __init__(self, background: bool = False):
         self._pool = (
-            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) if background else None
+            Pool(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=guard_worker,
+                initargs=(os.getpid(),),
+            )
+            if background
+            else None
         )
         self._flying: list[Future] = []
         if self._pool is not None:
@@ -70,5 +79,8 @@ class Embedder:
     def __enter__(self) -> Embedder:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, *exc) -> None:
+        if kind is not None and self._pool is not None:  # a failure or Ctrl-C: do not wait for the helper
+            stop_now(self._pool)
+            self._pool = None
         self.close()

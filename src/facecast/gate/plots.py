@@ -16,13 +16,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from facecast.gate.measure import ReferenceGallery
+from facecast.io.atomic import atomic_dir, atomic_file
 
 SHARES = np.round(np.linspace(0.0, 1.0, 51), 4)
 
@@ -53,20 +53,18 @@ def _original_distances(
 def write_plots(
     rows: pd.DataFrame, faces: pd.DataFrame, gal: ReferenceGallery, ids: dict, swaps: pd.DataFrame, plots: Path
 ) -> None:
-    folder = plots / "landmark_score"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
     swapped = rows[rows["swap_status"] == "swapped"]
-    for (clip_id, variant), g in swapped.groupby(["clip_id", "variant"], sort=True):
-        pd.DataFrame({"share": SHARES, "landmark_score": _quantiles(g["landmark_score"])}).to_csv(
-            folder / f"{clip_id}__v{int(variant)}.csv", index=False
-        )
+    with atomic_dir(plots / "landmark_score") as folder:
+        for (clip_id, variant), g in swapped.groupby(["clip_id", "variant"], sort=True):
+            pd.DataFrame({"share": SHARES, "landmark_score": _quantiles(g["landmark_score"])}).to_csv(
+                folder / f"{clip_id}__v{int(variant)}.csv", index=False
+            )
     cast: dict[tuple[str, int], set[str]] = {}
     done = swaps[(swaps["status"] == "swapped") & swaps["identity_id"].notna()]
     for r in done[["clip_id", "track_id", "identity_id"]].drop_duplicates().itertuples(index=False):
         cast.setdefault((r.clip_id, int(r.track_id)), set()).add(r.identity_id)
     own, to_cast = _original_distances(faces, gal, cast, ids)
-    pd.DataFrame(
+    distances = pd.DataFrame(
         {
             "share": SHARES,
             "original_vs_original": _quantiles(own),
@@ -74,4 +72,6 @@ def write_plots(
             "swapped_vs_original": _quantiles(swapped["deid_distance"]),
             "swapped_vs_cast": _quantiles(swapped["identity_distance"]),
         }
-    ).to_csv(plots / "distances.csv", index=False)
+    )
+    with atomic_file(plots / "distances.csv") as tmp:
+        distances.to_csv(tmp, index=False)
