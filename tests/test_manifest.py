@@ -62,7 +62,8 @@ CAST_PARAMS = CastParams(
     quotas={"sex": {"female": 0.5, "male": 0.5}},
     bins={"age_range": {"18-25": "18-34", "25-35": "18-34", "35-45": "35+", "45-55": "35+"}},
 )
-PARAMS = ManifestParams()
+PARAMS = ManifestParams(clip_ids="original")  # the tests name clips; the default (pseudonyms) has its own test
+KEY = bytes(range(32))  # the pseudonym key (facecast.manifest.secret)
 
 
 def jpeg(path: Path, seed: int) -> None:
@@ -308,9 +309,24 @@ def build_world(root: Path) -> dict:
     }
 
 
-def run(world: dict, out: Path, params: ManifestParams = PARAMS) -> dict:
-    recipe = {"seed": SEED, "cast": CAST_PARAMS.model_dump(mode="json"), "manifest": params.model_dump(mode="json")}
-    return manifest(params, SEED, CAST_PARAMS, recipe, out=out / "dataset", metrics=out / "dataset.json", **world)
+def run(world: dict, out: Path, params: ManifestParams = PARAMS, key: bytes = KEY) -> dict:
+    recipe = {
+        "seed": SEED,
+        "input": {"root": "/home/maker/footage", "donors": "/home/maker/donors"},
+        "cast": CAST_PARAMS.model_dump(mode="json"),
+        "manifest": params.model_dump(mode="json"),
+    }
+    return manifest(
+        params,
+        SEED,
+        key,
+        CAST_PARAMS,
+        recipe,
+        out=out / "dataset",
+        metrics=out / "dataset.json",
+        published_ids=out / "published_ids.parquet",
+        **world,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -470,7 +486,7 @@ def shown(card: str) -> str:
     return html.unescape(re.sub(r"\\([\\`*_{}\[\]()#+\-!|])", r"\1", card))
 
 
-def test_card_tells_counts_params_licences_and_hides_the_seed(built):
+def test_card_tells_counts_params_licences_and_hides_the_input_paths(built):
     dataset, metrics = built
     card = (dataset / "DATASET_CARD.md").read_text()
     assert "| D1 | syn1, syn3, syn5, syn7 | CC\\-BY\\-4.0 | Photo by Ann Example |" in card  # values escaped
@@ -487,12 +503,14 @@ def test_card_tells_counts_params_licences_and_hides_the_seed(built):
         "D9",
         "## Known limitations",
         "clip(s) have no subject",
-        "F: unreadable (cannot open)",
+        "F (unreadable)",
         "## Gate figures",
         "happy",
     ):
         assert text in card, text
-    assert str(SEED) not in card and "seed" not in card.split("```yaml")[1].split("```")[0]
+    recipe = card.split("```yaml")[1].split("```")[0]
+    assert f"seed: {SEED}" in recipe and "input" not in recipe and "/home/maker" not in card
+    assert "cannot open" not in card  # an unreadable clip's reason may name its file: it stays in the maker's report
     assert "The target shares are not met: the groups are too few or too coarse" in card
     assert json.loads((dataset.parent / "dataset.json").read_text()) == metrics
 
@@ -512,7 +530,7 @@ def _tables(card: str) -> list[list[str]]:
 
 
 def test_card_prints_hostile_text_as_text(world, tmp_path):
-    """A label, a donor's attribution and a clip's reason that look like markup stay plain text on one line."""
+    """A label and a donor's attribution that look like markup stay plain text on one line."""
     hostile = dict(world, interim=tmp_path / "interim", donors_dir=tmp_path / "donors")
     shutil.copytree(world["interim"], hostile["interim"])
     shutil.copytree(world["donors_dir"], hostile["donors_dir"])
@@ -527,20 +545,20 @@ def test_card_prints_hostile_text_as_text(world, tmp_path):
         "clips", clips.assign(reason=clips["reason"].map(lambda r: r and HOSTILE)), hostile["interim"] / "clips.parquet"
     )
     donors = pd.read_csv(hostile["donors_dir"] / "donors.csv")
-    donors.loc[donors["donor_id"] == "D9", "attribution"] = HOSTILE
+    donors.loc[donors["donor_id"] == "D9", "attribution"] = HOSTILE.replace("\n", " ")  # donors.csv refuses a newline
     donors.to_csv(hostile["donors_dir"] / "donors.csv", index=False)
     run(hostile, tmp_path / "out")
     card = (tmp_path / "out" / "dataset" / "DATASET_CARD.md").read_text()
     assert "<script" not in card and "](javascript" not in card and "\n# not a heading" not in card
     escaped = r"&lt;script&gt;alert\(1\)&lt;/script&gt; \[x\]\(javascript:alert\(1\)\) a\|b \# not a heading"
-    assert card.count(escaped) == 3  # the label's row, D9's attribution, clip F's reason
-    assert shown(card).count(HOSTILE.replace("\n", " ")) == 3
+    assert card.count(escaped) == 2  # the label's row, D9's attribution (clip F's reason is not printed)
+    assert shown(card).count(HOSTILE.replace("\n", " ")) == 2
     for lines in _tables(card):  # no cell added or lost: every row has its header's unescaped pipes
         assert len({len(re.findall(r"(?<!\\)\|", line)) for line in lines}) == 1, lines
     markdown_it = pytest.importorskip("markdown_it")
     page = markdown_it.MarkdownIt("commonmark").enable("table").render(card)
     assert "<script" not in page and "<a " not in page and page.count("<h1>") == 1
-    assert html.unescape(page).count(HOSTILE.replace("\n", " ")) == 3
+    assert html.unescape(page).count(HOSTILE.replace("\n", " ")) == 2
 
 
 def test_deterministic_across_runs(built, world, tmp_path):
@@ -555,6 +573,25 @@ def test_deterministic_across_runs(built, world, tmp_path):
         "DATASET_CARD.md",
     ):
         assert (tmp_path / "dataset" / f).read_bytes() == (dataset / f).read_bytes(), f
+
+
+def test_clip_ids_are_published_as_keyed_pseudonyms_by_default(built, world, tmp_path):
+    dataset, _ = built
+    originals = manifests(dataset)
+    run(world, tmp_path / "a", ManifestParams())
+    run(world, tmp_path / "b", ManifestParams(), key=KEY[::-1])
+    a, b = manifests(tmp_path / "a" / "dataset"), manifests(tmp_path / "b" / "dataset")
+    of = pseudonyms("clip", originals["clips"]["clip_id"], KEY)
+    for name in ("frames", "clips", "rejects"):
+        assert set(a[name]["clip_id"]) == {of[c] for c in originals[name]["clip_id"]}, name
+        assert not set(a[name]["clip_id"]) & set(b[name]["clip_id"])  # another key: unlinkable ids
+    # the same rows as with the original ids, and the image folders carry the pseudonym
+    for name in ("frames", "rejects"):
+        renamed = originals[name].assign(clip_id=originals[name]["clip_id"].map(of))
+        assert a[name].groupby("clip_id").size().to_dict() == renamed.groupby("clip_id").size().to_dict(), name
+    assert all(image.split("/")[2].split("__")[0] in of.values() for image in a["frames"]["image"])
+    card = (tmp_path / "a" / "dataset" / "DATASET_CARD.md").read_text()
+    assert of["F"] in card and "Subject ids and clip ids are" in shown(card).replace("\n", " ")
 
 
 def test_a_reject_without_a_reason_gets_the_manifests_own_kind(tmp_path):
@@ -600,8 +637,9 @@ def test_groups_tie_subjects_through_identities_and_assignment_is_seeded():
 
 
 def test_pseudonyms_and_measured_categories():
-    a, b = pseudonyms(["P1", "P2"], 1), pseudonyms(["P2", "P1"], 1)
-    assert a == b and a["P1"] != a["P2"] and pseudonyms(["P1"], 2)["P1"] != a["P1"]
+    a, b = pseudonyms("subject", ["P1", "P2"], KEY), pseudonyms("subject", ["P2", "P1"], KEY)
+    assert a == b and a["P1"] != a["P2"] and pseudonyms("subject", ["P1"], KEY[::-1])["P1"] != a["P1"]
+    assert pseudonyms("clip", ["P1"], KEY)["P1"] != a["P1"].replace("S", "C", 1)  # kinds do not share hashes
     bins = {"skin_tone": {"I": "I-III", "IV": "IV-VI"}, "age_range": {"18-25": "18-34", "65+": "35+"}}
     got = measured_categories(
         {"sex": "female", "skin_tone": "I-III", "age_range": "35+", "ethnicity": "x"}, "male", 70.0, "IV", bins, {}

@@ -234,6 +234,8 @@ def tree(tmp_path_factory) -> Path:
     tables.write("clips", sources, interim / "clips.parquet")
     tables.write("gates", gates, interim / "gates.parquet")
     tables.write("gate_clips", gate_clips, interim / "gate_clips.parquet")
+    same = [{"kind": "clip", "original": c, "published": c} for c in sorted({r["clip_id"] for r in dclips})]
+    tables.write("published_ids", same, interim / "published_ids.parquet")  # manifest.clip_ids: original
     tables.write("dataset_frames", published, manifest / "frames.parquet")
     tables.write("dataset_rejects", rejects, manifest / "rejects.parquet")
     tables.write("dataset_identities", ids, manifest / "identities.parquet")

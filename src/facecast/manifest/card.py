@@ -2,8 +2,8 @@
 
 Everything printed comes from the stage's figures (:mod:`facecast.manifest.summary`),
 the validated parameters, the gate and cast metrics and the donors' declared
-licences; nothing is written by hand per run. The ``seed`` is left out on
-purpose: it keys the subject pseudonyms.
+licences; nothing is written by hand per run. The ``input`` section is left
+out on purpose: it holds paths on the machine that made the dataset.
 
 The card is ``templates/card.md.j2``. Markdown has no autoescape, so the
 environment's ``finalize`` is :func:`md`: every value a template prints is
@@ -154,7 +154,7 @@ def render_card(
 ) -> str:
     attribution, donor_rows, unlicensed = _donors(donors, identities)
     splits = [ALL, *result["splits"]["per_split"]]
-    shown = {k: v for k, v in recipe.items() if k != "seed"}
+    shown = {k: v for k, v in recipe.items() if k != "input"}
     return _ENV.get_template("card.md.j2").render(
         r=result,
         splits=splits,
@@ -168,4 +168,5 @@ def render_card(
         params=yaml.safe_dump(shown, sort_keys=False, default_flow_style=None, width=110),
         files=[(f, t, tables.spec(t).version, tables.spec(t).doc) for f, t in manifests.items()],
         unreadable=list(clips[clips["status"] != "ok"].itertuples(index=False)),
+        clip_pseudonyms=recipe.get("manifest", {}).get("clip_ids", "pseudonym") != "original",
     )

@@ -1,35 +1,37 @@
-"""Pseudonymous subject ids: a keyed hash of the original subject id.
+"""Pseudonymous ids: a keyed hash of the original subject or clip id.
 
-The key is derived from the pipeline's ``seed``, so the same subject gets the
-same pseudonym in every run with the same ``params.yaml``, and nobody holding
-only the published dataset can reverse it, even when the original ids are
-guessable (P001, P002, ...). The dataset card therefore never prints the seed.
+The key is the project's secret (:mod:`facecast.manifest.secret`), never the
+``seed``: the same subject gets the same pseudonym in every release made with
+the same key, and nobody holding the published dataset, ``params.yaml`` and
+``dvc.lock`` can reverse it, even when the original ids are guessable (P001,
+P002, ...).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 
 from facecast.errors import InputError
 
-HEX_DIGITS = 12  # 48 bits: a collision among a million subjects has odds of about 1 in 560
+HEX_DIGITS = 12  # 48 bits: a collision among a million ids has odds of about 1 in 560
+PREFIX = {"subject": "S", "clip": "C"}
 
 
-def subject_key(seed: int) -> bytes:
-    return hashlib.sha256(f"facecast.manifest.subject:{seed}".encode()).digest()
+def pseudonym(kind: str, original: str, key: bytes) -> str:
+    """The kind's letter and the first hex digits of HMAC-SHA256(key, kind, original)."""
+    digest = hmac.new(key, f"facecast.{kind}\x1f{original}".encode(), hashlib.sha256).hexdigest()
+    return PREFIX[kind] + digest[:HEX_DIGITS]
 
 
-def pseudonym(subject_id: str, key: bytes) -> str:
-    """'S' and the first hex digits of HMAC-SHA256(key, subject_id)."""
-    return "S" + hmac.new(key, subject_id.encode(), hashlib.sha256).hexdigest()[:HEX_DIGITS]
-
-
-def pseudonyms(subject_ids, seed: int) -> dict[str, str]:
-    """subject id -> pseudonym for every distinct id; two ids that would share a pseudonym are an error."""
-    key = subject_key(seed)
-    out = {s: pseudonym(s, key) for s in sorted(set(subject_ids))}
+def pseudonyms(kind: str, originals: Iterable[str], key: bytes) -> dict[str, str]:
+    """original -> pseudonym for every distinct id; two ids that would share a pseudonym are an error."""
+    out = {s: pseudonym(kind, s, key) for s in sorted(set(originals))}
     if len(set(out.values())) != len(out):
-        clash = sorted(s for s in out if list(out.values()).count(out[s]) > 1)
-        raise InputError(f"subjects {', '.join(clash)} hash to the same pseudonym; change `seed` in params.yaml")
+        seen: dict[str, list[str]] = {}
+        for original, p in out.items():
+            seen.setdefault(p, []).append(original)
+        clash = [ids for ids in seen.values() if len(ids) > 1][0]
+        raise InputError(f"{kind}s {', '.join(clash)} hash to the same pseudonym; start a new pseudonym key")
     return out

@@ -4,8 +4,10 @@ Reads ``clips``, ``frames``, ``gates``, ``augment`` (data/interim),
 ``identities`` and ``casting`` (data/cast), ``metrics/cast.json`` and
 ``metrics/gates.json``, the donors' ``donors.csv``; writes, atomically,
 ``data/dataset/`` (``images/<split>/<clip>__v<variant>__c<copy>/<frame>.jpg``,
-``manifest/{frames,identities,clips,rejects}.parquet``, ``DATASET_CARD.md``)
-and ``metrics/dataset.json``. Copy 0 of a frame is the swapped frame in
+``manifest/{frames,identities,clips,rejects}.parquet``, ``DATASET_CARD.md``),
+``metrics/dataset.json`` and the private ``data/interim/published_ids.parquet``
+(each subject's and clip's published pseudonym). Clip ids are published as
+pseudonyms unless ``manifest.clip_ids`` is ``original``. Copy 0 of a frame is the swapped frame in
 data/swapped; the other copies are augment's images in data/augmented.
 """
 
@@ -24,6 +26,7 @@ from facecast.io.donors import read_donors_csv
 from facecast.manifest.card import render_card
 from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
+from facecast.manifest.secret import load_key
 from facecast.manifest.select import FRAME, frame_verdicts, select
 from facecast.manifest.splits import assign, groups
 from facecast.manifest.summary import summarise
@@ -212,9 +215,24 @@ def _clip_rows(
     ]
 
 
+def _clip_ids(clips: pd.DataFrame, key: bytes, keep: bool) -> dict[str, str]:
+    """clip id -> the id it is published under: its pseudonym, or itself (``keep``)."""
+    return {c: c for c in clips["clip_id"]} if keep else pseudonyms("clip", clips["clip_id"], key)
+
+
+def _published_ids(subject_of: dict[str, str], clip_of: dict[str, str]) -> list[dict]:
+    """The private map from published ids back to the originals (for the report and the dataset's makers)."""
+    return [
+        {"kind": kind, "original": original, "published": published}
+        for kind, ids in (("subject", subject_of), ("clip", clip_of))
+        for original, published in sorted(ids.items())
+    ]
+
+
 def manifest(
     params: ManifestParams,
     seed: int,
+    key: bytes,
     cast_params: CastParams,
     recipe: dict,
     donors_dir: Path,
@@ -225,8 +243,10 @@ def manifest(
     metrics_dir: Path,
     out: Path,
     metrics: Path,
+    published_ids: Path,
 ) -> dict:
-    """Run the stage; returns the metrics it wrote. ``recipe``: every params section as validated, for the card."""
+    """Run the stage; returns the metrics it wrote. ``key``: the pseudonym key (:mod:`facecast.manifest.secret`);
+    ``recipe``: every params section as validated, for the card."""
     clips = tables.read_df("clips", interim)
     frames = tables.read_df("frames", interim)
     gates = tables.read_df("gates", interim)
@@ -236,11 +256,21 @@ def manifest(
     cast_metrics = read_metrics(CastMetrics, metrics_dir / "cast.json", "cast").model_dump()
     gate_metrics = read_metrics(GateMetrics, metrics_dir / "gates.json", "gate").model_dump()
     donors = read_donors_csv(donors_dir)
+    clip_of = _clip_ids(clips, key, keep=params.clip_ids == "original")
+    unknown_clips = sorted({c for t in (frames, gates, augment, casting) for c in t["clip_id"]} - set(clip_of))
+    if unknown_clips:
+        raise InputError(
+            f"clips {', '.join(unknown_clips[:3])} are in the pipeline's tables but not in clips.parquet; run ingest "
+            "and the stages after it again"
+        )
+    clips, frames, gates, augment, casting = (
+        t.assign(clip_id=t["clip_id"].map(clip_of)) for t in (clips, frames, gates, augment, casting)
+    )
 
     verdicts = frame_verdicts(gates)
     variants = _check_coverage(verdicts, frames, casting)
     published, rejects = select(verdicts, augment)
-    subject_of = pseudonyms([s for s in clips["subject_id"] if isinstance(s, str)], seed)
+    subject_of = pseudonyms("subject", [s for s in clips["subject_id"] if isinstance(s, str)], key)
     published = _with_subjects(published, frames, clips, subject_of)
     ids = _identity_table(identities, cast_params.bins)
     unknown = sorted({i for row in published["identity_ids"] for i in row} - set(ids))
@@ -280,7 +310,8 @@ def manifest(
         card = render_card(
             result, recipe, donors, identities, clips, gate_metrics, MANIFESTS, cast_metrics["balance_by"]
         )
-        (tmp / "DATASET_CARD.md").write_text(card)
+        (tmp / "DATASET_CARD.md").write_text(card, encoding="utf-8")
+    tables.write("published_ids", _published_ids(subject_of, clip_of), published_ids)
     write_json(metrics, result)
     return result
 
@@ -297,6 +328,7 @@ def run(p: Params) -> dict:
     return manifest(
         p.manifest,
         p.seed,
+        load_key(),
         p.cast,
         recipe,
         donors_dir=Path(p.input.donors),
@@ -307,4 +339,5 @@ def run(p: Params) -> dict:
         metrics_dir=tables.METRICS,
         out=tables.DATASET,
         metrics=tables.METRICS / "dataset.json",
+        published_ids=tables.INTERIM,
     )

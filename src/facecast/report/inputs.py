@@ -72,10 +72,23 @@ def with_reason_texts(rejects: pd.DataFrame) -> pd.DataFrame:
     return rejects.assign(reasons=pd.Series(texts, index=rejects.index, dtype=object))
 
 
+def _original_clip_ids(published: pd.Series, ids: pd.DataFrame) -> list[str]:
+    clips = ids[ids["kind"] == "clip"]
+    original = dict(zip(clips["published"], clips["original"]))
+    unknown = sorted(set(published) - set(original))
+    if unknown:
+        raise InputError(
+            f"published_ids.parquet does not know clip(s) {', '.join(unknown[:3])} of the dataset; run manifest again"
+        )
+    return [original[c] for c in published]
+
+
 def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
     """Read and check every input of the report."""
     manifest = dataset / "manifest"
     read = {key: tables.read_df(name, manifest) for key, name in MANIFESTS.items()}
+    for key in ("frames", "rejects", "clips"):  # the report is private: it shows clips under their own ids
+        read[key]["clip_id"] = _original_clip_ids(read[key]["clip_id"], tables.read_df("published_ids", interim))
     read["rejects"] = with_reason_texts(read["rejects"])
     cast_metrics = read_metrics(CastMetrics, metrics / "cast.json", "cast").model_dump()
     folder = plots / "landmark_score"
