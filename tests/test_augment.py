@@ -29,17 +29,18 @@ import pyarrow.compute as pc
 import pytest
 
 from facecast import tables
+from facecast.augment import policy as policy_mod
 from facecast.augment.frame import PlacedFace, draw, replay
 from facecast.augment.labels import IBUG_MIRROR, mirror_order
-from facecast.augment.policy import build
-from facecast.augment.replay import dumps, loads
+from facecast.augment.policy import build, check, leaves
+from facecast.augment.replay import MAX_BYTES, dumps, loads
 from facecast.augment.stage import augment
 from facecast.errors import InputError
 from facecast.faces.stage import analyse
 from facecast.ingest.stage import ingest
 from facecast.io.clips import iter_frames
 from facecast.models.landmarks import fit_shape, shape_points
-from facecast.params import AugmentParams, FacesParams, IngestParams, SampleParams
+from facecast.params import DEFAULT_POLICY, AugmentParams, FacesParams, IngestParams, SampleParams
 from facecast.reasons import AugmentReason
 from facecast.sample.stage import build_sample
 
@@ -393,6 +394,20 @@ def rows_of(table: pa.Table, clip: str) -> pa.Table:
         (policy({"__class_fullname__": "Affine", "p": 1.0, "rotat": [-5, 5]}), "rotat"),
         ({"transforms": []}, "'transform'"),
         (policy({"__class_fullname__": "GaussNoise", "p": 1.0}), "GaussNoise"),  # a per-pixel draw: too large to store
+        (  # refused up front however unlikely its draw
+            policy(
+                {
+                    "__class_fullname__": "OneOf",
+                    "p": 0.1,
+                    "transforms": [{"__class_fullname__": "ElasticTransform", "p": 0.01}],
+                }
+            ),
+            "ElasticTransform (transform.transforms[0].transforms[0]), applied alone with p=1, on a 480x360 test frame",
+        ),
+        (  # checked on the real frames' size: the sample's 480x360
+            policy({"__class_fullname__": "RandomCrop", "height": 400, "width": 400, "p": 0.5}),
+            "RandomCrop (transform.transforms[0]), applied alone with p=1, on a 480x360 test frame",
+        ),
         (
             {"transform": {"__class_fullname__": "ReplayCompose", "transforms": [], "bbox_params": {"format": "coco"}}},
             "bbox_params",
@@ -423,3 +438,101 @@ def test_a_copy_whose_face_left_the_frame_is_skipped(built):
 def test_a_label_both_symmetric_and_mapped_is_refused(built):
     with pytest.raises(InputError, match="augment.label_flip_map"):
         run(built, "conflict", AugmentParams(label_flip_map=FLIP_MAP, symmetric_labels=["look_left"]))
+
+
+def test_a_crop_that_fits_the_real_frames_is_applied(built):
+    crop = policy({"__class_fullname__": "RandomCrop", "height": 300, "width": 300, "p": 1.0})
+    rows, metrics, out = run(built, "crop", AugmentParams(policy=crop))
+    written = rows[(rows["copy"] == 1) & rows["image"].notna()]
+    assert len(written) and metrics["images_written"] == len(written)
+    assert {rgb(out / name).shape for name in written["image"]} == {(300, 300, 3)}
+
+
+def test_the_stage_checks_the_policy_as_facecast_params_does(built, monkeypatch):
+    seen = []
+
+    def spy(policy, sizes):
+        seen.append((policy, set(sizes)))
+        raise InputError("augment.policy: refused by the spy")
+
+    monkeypatch.setattr(policy_mod, "check", spy)
+    with pytest.raises(InputError, match="refused by the spy"):
+        run(built, "spy", AugmentParams(policy=AFFINE))
+    assert seen == [(AFFINE, {(480, 360)})]  # the policy as written, on the size of every frame to augment
+    assert not (built / "augmented_spy").exists()
+
+
+# --- the up-front check alone (what `facecast params` and the stage run), no stage ---
+
+
+def test_leaves_are_found_inside_oneof_someof_and_sequential():
+    nested = policy(
+        {"__class_fullname__": "HorizontalFlip", "p": 0.5},
+        {
+            "__class_fullname__": "OneOf",
+            "p": 0.5,
+            "transforms": [
+                {"__class_fullname__": "Blur", "p": 1.0},
+                {"__class_fullname__": "Sequential", "p": 1.0, "transforms": [{"__class_fullname__": "Sharpen"}]},
+            ],
+        },
+        {"__class_fullname__": "SomeOf", "n": 1, "p": 1.0, "transforms": [{"__class_fullname__": "ToGray"}]},
+    )
+    assert [(where, leaf["__class_fullname__"]) for where, leaf in leaves(nested["transform"])] == [
+        ("transform.transforms[0]", "HorizontalFlip"),
+        ("transform.transforms[1].transforms[0]", "Blur"),
+        ("transform.transforms[1].transforms[1].transforms[0]", "Sharpen"),
+        ("transform.transforms[2].transforms[0]", "ToGray"),
+    ]
+    check(nested, [(480, 360)])
+
+
+@pytest.mark.parametrize(
+    "name, wrapper",
+    [
+        ("GaussNoise", None),
+        ("ElasticTransform", None),
+        ("GridDistortion", None),
+        ("GaussNoise", {"__class_fullname__": "OneOf", "p": 0.01}),
+        ("GaussNoise", {"__class_fullname__": "SomeOf", "n": 1, "p": 0.01}),
+        ("GaussNoise", {"__class_fullname__": "Sequential", "p": 0.01}),
+    ],
+)
+def test_a_per_pixel_transform_is_refused_up_front_whatever_its_probability(name, wrapper):
+    leaf = {"__class_fullname__": name, "p": 0.0 if wrapper is None else 0.01}  # a OneOf of only p=0 cannot be built
+    flip = {"__class_fullname__": "HorizontalFlip", "p": 0.5}
+    where = "transform.transforms[1]" + ("" if wrapper is None else ".transforms[0]")
+    bad = policy(flip, leaf if wrapper is None else {**wrapper, "transforms": [leaf]})
+    with pytest.raises(InputError) as err:
+        check(bad, [(480, 360)])
+    message = str(err.value)
+    assert message.startswith(f"augment.policy: {name} ({where}), applied alone with p=1, on a 480x360 test frame")
+    assert f"above {MAX_BYTES // 1024} kB" in message and "\n" not in message
+
+
+def test_a_crop_is_checked_on_every_real_frame_size():
+    crop = policy({"__class_fullname__": "RandomCrop", "height": 300, "width": 300, "p": 0.5})
+    check(crop, [(480, 360), (300, 300)])  # the old 64x80 test frame refused this
+    with pytest.raises(InputError) as err:
+        check(crop, [(480, 360), (320, 240)])
+    assert str(err.value) == (
+        "augment.policy: RandomCrop (transform.transforms[0]), applied alone with p=1, on a 320x240 test frame with "
+        "a face box and landmarks: CropSizeError: Crop size (height, width) exceeds image dimensions "
+        "(height, width): (300, 300) vs (240, 320)"
+    )
+
+
+def test_the_whole_pipeline_is_checked_too():
+    # each crop fits the frame alone; one after the other they do not
+    crops = policy(
+        {"__class_fullname__": "CenterCrop", "height": 300, "width": 300, "p": 1.0},
+        {"__class_fullname__": "RandomCrop", "height": 350, "width": 350, "p": 1.0},
+    )
+    with pytest.raises(
+        InputError, match=r"^augment\.policy: the whole pipeline, on a 480x360 test frame .*CropSizeError"
+    ):
+        check(crops, [(480, 360)])
+
+
+def test_the_default_policy_passes_on_any_size():
+    check(DEFAULT_POLICY, [(480, 360), (64, 80), (1920, 1080)])

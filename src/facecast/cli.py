@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from facecast import __version__
+
+if TYPE_CHECKING:
+    from facecast.params import SampleParams
 
 
 @click.group()
@@ -38,16 +42,39 @@ def doctor() -> None:
     click.echo("\nall required components load")
 
 
+def _frame_sizes(sample: SampleParams) -> tuple[list[tuple[int, int]], str]:
+    """The frame sizes augment.policy is checked on: those of the ingested clips when ingest has run here,
+    else the embedded default's; and where they come from."""
+    from facecast import tables
+    from facecast.errors import TableError
+
+    where = tables.location("clips", tables.INTERIM)
+    try:
+        clips = tables.read_df("clips", tables.INTERIM)
+        ok = clips[clips["status"] == "ok"].dropna(subset=["width", "height"])
+        sizes = sorted({(int(w), int(h)) for w, h in zip(ok["width"], ok["height"])})
+    except TableError:
+        sizes = []
+    if sizes:
+        return sizes, f"the frame sizes of the ingested clips, {where}"
+    default = (sample.frame_width, sample.frame_height)
+    return [default], f"sample.frame_width x frame_height: no ingested clips in {where}"
+
+
 @main.command("params")
 @click.argument("path", default="params.yaml", type=click.Path(dir_okay=False))
 def params_cmd(path: str) -> None:
-    """Validate every section of PATH (default params.yaml)."""
-    from facecast.errors import ParamsError
+    """Validate every section of PATH (default params.yaml), and check augment.policy as stage augment does."""
+    from facecast.augment import policy
+    from facecast.errors import InputError, ParamsError
     from facecast.params import load_all
 
     try:
         sections = load_all(path)
-    except ParamsError as exc:
-        click.echo(str(exc), err=True)
+        sizes, where = _frame_sizes(sections["sample"])
+        policy.check(sections["augment"].policy, sizes)
+    except (ParamsError, InputError) as exc:  # a ParamsError names the file; the policy's InputError does not
+        click.echo(str(exc) if isinstance(exc, ParamsError) else f"{path}: {exc}", err=True)
         sys.exit(2)
     click.echo(f"{path}: valid ({', '.join(sections)})")
+    click.echo(f"augment.policy checked on {', '.join(f'{w}x{h}' for w, h in sizes)} ({where})")

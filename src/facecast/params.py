@@ -9,6 +9,7 @@ with a message naming the key and what it expected.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -19,9 +20,9 @@ from facecast.errors import ParamsError
 
 
 class Section(BaseModel):
-    """Base of every section: unknown keys and silent type coercion are errors."""
+    """Base of every section: unknown keys, silent type coercion and non-finite numbers (.inf, .nan) are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class SampleParams(Section):
@@ -442,6 +443,11 @@ class ManifestParams(Section):
         description="largest gap between a split's achieved and target share of images that the dataset card "
         "and metrics still call met; a larger gap is reported as groups of people too few or too coarse",
     )
+    clip_ids: Literal["pseudonym", "original"] = Field(
+        "pseudonym",
+        description="pseudonym: clips are published under a keyed hash of their id (a file name can be a "
+        "person's name); original: under their own id, as the footage names them",
+    )
 
 
 class ReportParams(Section):
@@ -533,14 +539,59 @@ def _describe(err: Any, section: str) -> str:
     return f"{key}: {err['msg']} (got {got!r})"
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error: PyYAML would keep the last one
+    silently (a second ``gate:`` section replacing the first), and DVC refuses such a file."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._paths: dict[int, str] = {}  # id of every mapping node -> its key path, for the message
+        stack: list[tuple[yaml.Node, str]] = [(node, "")]
+        while stack:
+            at, path = stack.pop()
+            self._paths[id(at)] = path
+            if isinstance(at, yaml.MappingNode):
+                stack += [(v, f"{path}.{k.value}" if path else str(k.value)) for k, v in at.value]
+            elif isinstance(at, yaml.SequenceNode):
+                stack += [(v, f"{path}[{n}]") for n, v in enumerate(at.value)]
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<': merged keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):  # the base loader refuses it
+                continue
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                path = self._paths.get(id(node), "")
+                raise _DuplicateKey(f"{path}.{key}" if path else str(key), seen[key], line)
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: str | Path = "params.yaml") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
+    except _DuplicateKey as exc:
+        key, first, second = exc.args
+        lines = f"line {first}, twice" if first == second else f"lines {first} and {second}"
+        raise ParamsError(f"{path}: key '{key}' is given twice ({lines}); YAML would keep only the last") from None
+    except yaml.MarkedYAMLError as exc:  # one line: what, where
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        what = ", ".join(filter(None, [exc.context, exc.problem]))
+        raise ParamsError(f"{path}: not valid YAML: {what}{where}") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of sections at the top level")
     unknown = sorted(set(data) - set(SECTIONS) - set(SHARED))

@@ -7,6 +7,12 @@ column so a replay needs nothing but the image). Anything albumentations rejects
 argument it does not know (which it would only warn about and ignore) and a pipeline that
 declares its own keypoint or box handling stop the stage with an :class:`InputError` naming
 ``augment.policy``.
+
+:func:`check` is the up-front check that ``facecast params`` and the stage both run: on a test
+frame of each real frame size, every leaf transform forced to apply alone, then the whole
+pipeline, each draw stored and replayed as the stage does, so a transform that would fail
+mid-stage (a crop larger than the frame, a per-pixel record too large to store) fails first,
+whatever its probability.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import warnings
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import albumentations as A
 import numpy as np
 
+from facecast.augment.frame import N_POINTS, PlacedFace, draw, replay
+from facecast.augment.replay import dumps, loads
 from facecast.errors import InputError
 
 KEY = "augment.policy"
@@ -78,21 +87,55 @@ def build(policy: dict[str, Any]) -> A.ReplayCompose:
         raise InputError(f"{KEY}: albumentations cannot build it: {type(exc).__name__}: {exc}") from exc
 
 
-def check(compose: A.ReplayCompose) -> None:
-    """Apply the policy once to a small synthetic frame with a face box and points, so that a
-    transform that cannot move keypoints or boxes fails here, before any output is written."""
-    image = np.random.default_rng(0).integers(0, 256, (64, 80, 3), dtype=np.uint8)
-    points = np.array([[20.0, 20.0], [60.0, 40.0]])
-    boxes = np.array([[10.0, 10.0, 50.0, 50.0, 0.0]])
-    compose.set_random_seed(0)
+def leaves(node: Any, where: str = "transform") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every leaf transform of the serialised policy (inside OneOf, SomeOf, Sequential too), with its
+    path in ``augment.policy``."""
+    children = node.get("transforms") if isinstance(node, dict) else None
+    if isinstance(children, list):
+        for n, child in enumerate(children):
+            yield from leaves(child, f"{where}.transforms[{n}]")
+    else:
+        yield where, node
+
+
+def _test_frame(width: int, height: int) -> tuple[np.ndarray, list[PlacedFace]]:
+    """A noise frame of this size with one face: a box around the centre and 68 points inside it."""
+    image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    cx, cy, r = width / 2, height / 2, min(width, height) / 4
+    angle = np.linspace(0, 2 * np.pi, N_POINTS, endpoint=False)
+    points = np.stack([cx + 0.8 * r * np.cos(angle), cy + 0.8 * r * np.sin(angle)], axis=1).astype(np.float32)
+    return image, [PlacedFace(0, None, np.array([cx - r, cy - r, cx + r, cy + r], np.float32), points)]
+
+
+def _try(compose: A.ReplayCompose, what: str, width: int, height: int) -> None:
+    """One draw as the stage makes it: drawn, its record stored (:func:`replay.dumps`), loaded and replayed."""
+    image, faces = _test_frame(width, height)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compose(image=image, keypoints=points, bboxes=boxes)
+        record, _ = draw(compose, 0, image, faces)
+        replay(loads(dumps(record)), image, faces)
     except Exception as exc:
+        detail = str(exc).removeprefix(f"{KEY}: ") if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
         raise InputError(
-            f"{KEY}: applying it to a test frame with a face box and landmarks fails: {type(exc).__name__}: {exc}"
+            f"{KEY}: {what}, on a {width}x{height} test frame with a face box and landmarks: {' '.join(detail.split())}"
         ) from exc
+
+
+def check(policy: dict[str, Any], sizes: Iterable[tuple[int, int]]) -> None:
+    """The policy's up-front check, on a test frame of every (width, height) given: each leaf transform forced
+    to apply (p=1) alone, then the whole pipeline once. A transform the stage would refuse mid-run (it cannot
+    move keypoints or boxes, the frame is too small for it, its replay record is too large to store) is
+    refused here, whatever its probability, naming it."""
+    whole = build(policy)
+    tries = [
+        (
+            f"{leaf['__class_fullname__']} ({where}), applied alone with p=1",
+            build({**policy, "transform": {**leaf, "p": 1.0}}),
+        )
+        for where, leaf in leaves(policy["transform"])
+    ]
+    for width, height in sorted(set(sizes)):
+        for what, compose in [*tries, ("the whole pipeline", whole)]:
+            _try(compose, what, width, height)
 
 
 def draw_seed(seed: int, *ids: object) -> int:

@@ -58,21 +58,39 @@ def _leaves(record: dict) -> list[dict]:
     return [record]
 
 
+def _numbers(value: Any) -> int:
+    """How many numbers the arrays in ``value`` hold: each takes at least two characters of JSON."""
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, dict):
+        return sum(_numbers(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_numbers(v) for v in value)
+    return 0
+
+
 def _largest(record: dict) -> str:
     """Which transform's params make the record large, for the error message."""
-    sizes = [(len(json.dumps(encode(t.get("params")))), t.get("__class_fullname__", "?")) for t in _leaves(record)]
-    size, name = max(sizes, default=(0, "?"))
-    return f"{name} ({size / 1024:.0f} kB)"
+    sizes = [(_numbers(t.get("params")), t.get("__class_fullname__", "?")) for t in _leaves(record)]
+    numbers, name = max(sizes, default=(0, "?"))
+    return f"{name} ({numbers} numbers)"
+
+
+def _too_large(size: str, record: dict) -> InputError:
+    return InputError(
+        f"augment.policy: one draw's replay record is {size}, above {MAX_BYTES // 1024} kB, mostly {_largest(record)}: "
+        "a transform whose draw is a per-pixel map cannot be stored with every frame"
+    )
 
 
 def dumps(record: dict) -> str:
-    """The record as compact JSON; a record above :data:`MAX_BYTES` is an error naming augment.policy."""
+    """The record as compact JSON; a record above :data:`MAX_BYTES` is an error naming augment.policy (one whose
+    arrays alone must exceed it is refused before it is encoded: a per-pixel map of a large frame takes seconds)."""
+    if 2 * _numbers(record) > MAX_BYTES:
+        raise _too_large(f"at least {2 * _numbers(record) / 1024:.0f} kB", record)
     text = json.dumps(encode(record), separators=(",", ":"))
     if len(text) > MAX_BYTES:
-        raise InputError(
-            f"augment.policy: one draw's replay record is {len(text) / 1024:.0f} kB, above {MAX_BYTES // 1024} kB, "
-            f"mostly {_largest(record)}: a transform whose draw is a per-pixel map cannot be stored with every frame"
-        )
+        raise _too_large(f"{len(text) / 1024:.0f} kB", record)
     return text
 
 

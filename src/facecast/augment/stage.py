@@ -292,7 +292,6 @@ def augment(params: AugmentParams, seed: int, interim: Path, swapped: Path, out:
     """Run the stage; returns the metrics it wrote."""
     start = time.perf_counter()
     compose = policy_mod.build(params.policy)
-    policy_mod.check(compose)
     labels = FlipLabels.from_params(params)
     gates = tables.read_df("gates", interim)
     frames = frames_to_publish(
@@ -301,6 +300,9 @@ def augment(params: AugmentParams, seed: int, interim: Path, swapped: Path, out:
     by_clip: dict[tuple[str, int], list[Frame]] = {}
     for fr in frames:
         by_clip.setdefault((fr.clip_id, fr.variant), []).append(fr)
+    # the up-front check, on every frame size to augment (a clip's frames share one size: see ingest)
+    firsts = (read_rgb(swapped / clip[0].image) for clip in by_clip.values())
+    policy_mod.check(params.policy, {(image.shape[1], image.shape[0]) for image in firsts})
     rows: list[dict] = []
     with atomic_dir(out) as tmp:
         for key in tqdm(sorted(by_clip), desc="augment", unit="clip", disable=None):
