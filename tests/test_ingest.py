@@ -15,6 +15,7 @@ import pytest
 from facecast import tables
 from facecast.errors import InputError
 from facecast.ingest import ingest
+from facecast.io.clips import iter_frames
 from facecast.params import IngestParams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -350,12 +351,25 @@ def test_two_clips_with_one_id_stop_naming_both(tmp_path):
         run_ingest(root, tmp_path / "out")
 
 
+def test_input_root_that_is_a_file_says_so(tmp_path):
+    footage = tmp_path / "footage.mp4"
+    footage.write_bytes(b"\x00" * 16)
+    with pytest.raises(InputError, match=r"footage.mp4: input.root \(.*\) is a file, expected a folder"):
+        run_ingest(footage, tmp_path / "out")
+    with pytest.raises(InputError, match=r"absent: input.root \(.*\) not found"):
+        run_ingest(tmp_path / "absent", tmp_path / "out")
+
+
 def test_missing_clips_or_no_clips_stop(tmp_path):
     root = tmp_path / "input"
     root.mkdir()
     (root / "labels.csv").write_text("clip,frame,label\n")
-    with pytest.raises(InputError, match="clips: folder not found"):
+    with pytest.raises(InputError, match=r"clips: clips folder \(input.root/clips\) not found"):
         run_ingest(root, tmp_path / "out")
+    (root / "clips").write_text("not a folder")
+    with pytest.raises(InputError, match=r"clips: clips folder \(input.root/clips\) is a file, expected a folder"):
+        run_ingest(root, tmp_path / "out")
+    (root / "clips").unlink()
     (root / "clips").mkdir()
     (root / "clips" / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="no clips"):
@@ -397,3 +411,99 @@ def test_stage_script_indexes_or_exits_2_with_the_message(tmp_path):
     failed = subprocess.run(script, cwd=tmp_path, capture_output=True, text=True)
     assert failed.returncode == 2
     assert failed.stderr.startswith("facecast ingest: input/labels.csv: 1 problem(s):\n  row 1: frame 'x'")
+
+
+# --- control characters: published strings must be plain text ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (
+            "clip,frame,label\nwalk,0,a\nwalk,1,sm\0ile\n",
+            r"row 2 \(line 3\): label 'sm\\x00ile' has control character\(s\) '\\x00'",
+        ),
+        (
+            "clip,frame,label\nwalk,0,left\tright\n",
+            r"row 1 \(line 2\): label 'left\\tright' has control character\(s\) '\\t'",
+        ),
+        # a quoted newline: the row after it starts a line later than its row number suggests
+        ('clip,frame,label\nwalk,0,"two\nlines"\nwalk,1,x\u200by\n', r"row 2 \(line 4\): label 'x\\u200by'"),
+        ("clip,frame,label\nwa\x1blk,0,a\n", r"row 1 \(line 2\): clip 'wa\\x1blk' has control character\(s\) '\\x1b'"),
+        ("clip,frame,label\nwalk,0,\u202eevil\u2028x\n", r"control character\(s\) '\\u202e', '\\u2028'"),
+        ("clip,frame,label,no\0te\n", r"header: column 4 'no\\x00te' has control character\(s\) '\\x00'"),
+        ("clip,frame,label\nwalk,\0,a\n", r"row 1: frame '\\x00' is not a frame number"),
+    ],
+)
+def test_control_characters_in_labels_stop_naming_row_line_and_character(tmp_path, labels, message):
+    root = make_root(tmp_path, labels)
+    with pytest.raises(InputError, match=message) as err:
+        run_ingest(root, tmp_path / "out")  # strict_labels false: a format problem stops all the same
+    text = str(err.value)
+    assert text.startswith(f"{root / 'labels.csv'}: ")
+    assert not any(c in text for c in "\0\t\x1b\u200b\u202e\u2028")  # shown escaped, never as they are
+    assert all(line.isprintable() for line in text.splitlines())
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_quoted_newline_itself_is_refused(tmp_path):
+    root = make_root(tmp_path, 'clip,frame,label\nwalk,0,"two\nlines"\n')
+    with pytest.raises(InputError, match=r"1 problem\(s\):\n  row 1 \(line 2\): label 'two\\nlines'"):
+        run_ingest(root, tmp_path / "out")
+
+
+def test_surrounding_spaces_and_tabs_are_still_stripped(tmp_path):
+    root = make_root(tmp_path, "clip,frame,label\nwalk,0, smile\t\n")
+    run_ingest(root, tmp_path / "out")
+    assert labels_of(tmp_path / "out", "walk")[0] == "smile"
+
+
+def test_control_characters_in_subjects_stop(tmp_path):
+    root = make_root(tmp_path, "clip,frame,label\nwalk,0,a\n", subjects="clip,subject_id\nwalk,S\x001\n")
+    with pytest.raises(InputError, match=r"(?s)subjects.csv: 1 problem.*row 1 \(line 2\): subject_id 'S\\x001'"):
+        run_ingest(root, tmp_path / "out")
+
+
+def test_a_clip_id_with_a_control_character_stops(tmp_path):
+    root = make_root(tmp_path, "clip,frame,label\nwalk,0,a\n")
+    write_images(root / "clips" / "still\x07", [SIZE] * 2)
+    with pytest.raises(InputError, match=r"clip ids with control characters \(rename them\): 'still\\x07' has '\\x07'"):
+        run_ingest(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# --- alpha channels ---------------------------------------------------------------------------------
+
+
+def test_alpha_frames_are_read_without_it_and_recorded(tmp_path):
+    root = make_root(tmp_path, "clip,frame,label\nwalk,0,a\n")
+    folder = write_images(root / "clips" / "rgba", [SIZE] * 4)
+    under = np.zeros((SIZE[1], SIZE[0], 4), np.uint8)
+    under[..., :3] = (40, 80, 160)  # BGR stored under a fully transparent alpha
+    for name in ("frame_0002.png", "frame_0004.png"):
+        assert cv2.imwrite(str(folder / name), under)
+    write_images(root / "clips" / "opaque", [SIZE] * 2)
+    m = run_ingest(root, tmp_path / "out")
+    issue = one_issue(issues_of(tmp_path / "out"), "alpha_dropped")
+    assert (issue.source, issue.clip_id) == ("clips", "rgba")
+    assert issue.reason.startswith(f"{folder / 'frame_0002.png'}: 2 of 4 frame(s) have an alpha channel")
+    assert "(the first is frame 1)" in issue.reason and "not composited" in issue.reason
+    assert m["issues"]["alpha_dropped"] == 1
+    clips = tables.read_df("clips", tmp_path / "out" / "interim" / "clips.parquet").set_index("clip_id")
+    assert (clips.loc["rgba"].status, clips.loc["rgba"].n_frames) == ("ok", 4)
+    # what the detail says: the stored colour, not composited on black
+    second = list(iter_frames(folder, "images"))[1]
+    assert second.shape == (SIZE[1], SIZE[0], 3) and tuple(second[0, 0]) == (160, 80, 40)
+
+
+def test_a_png_transparent_colour_is_recorded_too(tmp_path):
+    from PIL import Image
+
+    root = make_root(tmp_path, "clip,frame,label\nwalk,0,a\n")
+    folder = root / "clips" / "keyed"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", SIZE, (0, 255, 0)).save(folder / f"f{i}.png", transparency=(0, 255, 0) if i == 2 else None)
+    run_ingest(root, tmp_path / "out")
+    issue = one_issue(issues_of(tmp_path / "out"), "alpha_dropped", "keyed")
+    assert "f2.png: 1 of 3 frame(s)" in issue.reason

@@ -8,6 +8,13 @@ image with no face gets one row with status 'no_face' (box all zeros, reason
 images of the donor and are listed in the metrics, as is anything beside the
 folders except donors.csv (a later stage reads it).
 
+donors.csv says who the donors are: a folder it does not list is not read
+(no declared attributes, licence or consent to go with it); it is named in a
+warning and listed, as ``<folder>/``, with the skipped files in the metrics.
+A donor it lists with no folder is named in a warning (cast stops on it).
+When donors.csv is missing or has no donor_id column every folder is read
+(cast stops on the file).
+
 Images larger than ``donor_max_side`` are searched for faces at that size
 (portraits need no more), then landmarks and embeddings use the full image.
 
@@ -21,23 +28,28 @@ counts every face found in the donor's images.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from facecast.errors import InputError
 from facecast.faces.detect import Detections, detect_faces
 from facecast.faces.rows import face_record, summarise
 from facecast.faces.track import TrackedFace
 from facecast.faces.tracker import fit_face_landmarks
 from facecast.io.clips import ClipError, read_image
+from facecast.io.donors import read_donors_csv
 from facecast.models.embedding import embed_chips, face_chips
 from facecast.params import FacesParams
 
 DONOR_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 DONORS_CSV = "donors.csv"
 NOT_THE_DONOR = "a larger face in the image is the donor's"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,14 +64,33 @@ class DonorResult:
     skipped_files: list[str] = field(default_factory=list)  # paths relative to the gallery
 
 
+def declared_donors(root: Path) -> set[str] | None:
+    """The donor ids donors.csv lists; None when cast would stop on the file (missing, unreadable, no donor_id)."""
+    try:
+        return set(read_donors_csv(root)["donor_id"])
+    except InputError:
+        return None
+
+
 def gallery_entries(root: Path) -> tuple[list[Path], list[str]]:
-    """The donor folders, in name order, and every other entry of the gallery but donors.csv (not read)."""
-    folders, skipped = [], []
+    """The donor folders donors.csv lists, in name order, and every other entry of the gallery but donors.csv
+    (not read; a folder donors.csv does not list as ``<name>/``)."""
+    declared = declared_donors(root)
+    folders, skipped, unlisted = [], [], []
     for path in sorted(root.iterdir()):
         if path.is_dir() and not path.name.startswith("."):
-            folders.append(path)
+            if declared is None or path.name in declared:
+                folders.append(path)
+            else:
+                unlisted.append(path.name)
+                skipped.append(f"{path.name}/")
         elif path.name != DONORS_CSV:
             skipped.append(path.name)
+    if unlisted:
+        log.warning("%s: %d folder(s) not in donors.csv, not read: %s", root, len(unlisted), ", ".join(unlisted))
+    missing = sorted((declared or set()) - {f.name for f in folders})
+    if missing:
+        log.warning("%s: donors.csv lists %d donor(s) with no folder: %s", root, len(missing), ", ".join(missing))
     return folders, skipped
 
 

@@ -33,6 +33,7 @@ from facecast.faces.donor_images import DonorResult, analyse_donor, gallery_entr
 from facecast.faces.embed import Embedder
 from facecast.io.atomic import write_json
 from facecast.io.clips import ClipError
+from facecast.io.folders import require_folder
 from facecast.params import FacesParams, Params
 
 __all__ = ["AnalysisJob", "analyse", "analyse_clip", "analyse_clips"]
@@ -155,8 +156,7 @@ def analyse(donors: Path, params: FacesParams, interim: Path, metrics: Path) -> 
     metrics to ``metrics``; return the metrics."""
     start = time.perf_counter()
     donors, interim, metrics = Path(donors), Path(interim), Path(metrics)
-    if not donors.is_dir():
-        raise InputError(f"{donors}: donor gallery (input.donors) not found")
+    require_folder(donors, "donor gallery (input.donors)")
     jobs, expected, skipped = _clip_jobs(interim)
     folders, beside = gallery_entries(donors)
     with process_pool(params.workers) as pool:

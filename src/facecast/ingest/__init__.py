@@ -19,13 +19,17 @@ What stops ingest (InputError, exit code 2, nothing written):
 - ``input.root``, its ``clips/`` folder or ``labels.csv`` missing; no clip in ``clips/``;
   an output path inside ``input.root``;
 - two clips with the same id (``a.mp4`` and ``a.avi``): the message names both;
+  a clip id (file stem or folder name) with a control character;
 - a malformed ``labels.csv``: not UTF-8 or not valid CSV, no header, a column
   named twice, a row with more or fewer fields than the header, neither
   format's columns (clip, start_frame, end_frame, label / clip, frame, label),
   columns of both formats, a required column missing, an empty clip or label,
   a frame number that is not a non-negative integer (or exceeds int32),
-  end_frame before start_frame. Every bad row is listed with its 1-based
-  data row number (header excluded, blank lines counted);
+  end_frame before start_frame, a control character (Unicode Cc, Cf, Zl, Zp:
+  NUL, tab, newline, zero-width and bidirectional marks) in a clip, a label
+  or a column name. Every bad row is listed with its 1-based data row number
+  (header excluded, blank lines counted); a control character also with the
+  line the row starts on and the character escaped (``'\\x00'``);
 - a malformed ``subjects.csv`` (same checks; columns clip, subject_id);
 - with ``ingest.strict_labels: true``: any label row recorded below
   (unknown_clip, unusable_clip, out_of_range, overlap, duplicate), all listed.
@@ -39,6 +43,10 @@ ingest_issues.parquet with its kind and a precise reason, counted in the metrics
   counts the frames decoded before the failure; such a clip has no frame rows;
 - a hidden entry or anything in ``clips/`` that is not a clip: ``not_a_clip``;
   a file in an image folder that is not an image: ``not_a_frame``;
+- an image-folder clip whose frames have an alpha channel (or a PNG
+  transparent colour): one ``alpha_dropped`` issue naming the first such file
+  and how many; frames are read without it, not composited on any background
+  (a transparent pixel keeps the colour stored under it);
 - a video whose container has no frame rate: ``no_fps`` (``ingest.image_fps`` is used);
 - a CSV column that is not read: ``unknown_column``;
 - a label row naming no clip in ``clips/``: ``unknown_clip``; a label row for a

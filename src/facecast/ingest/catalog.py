@@ -1,4 +1,9 @@
-"""One row of clips.parquet per clip: decoded, hashed, and given its frame rate."""
+"""One row of clips.parquet per clip: decoded, hashed, and given its frame rate.
+
+An image-folder clip whose frames have an alpha channel (or a transparent
+colour) gets one ``alpha_dropped`` issue: frames are read without it, as
+:mod:`facecast.io.clips` says, transparent pixels showing their stored colour.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass, field
 from facecast.ingest.digest import clip_sha256
 from facecast.ingest.issues import CLIPS, Issue
 from facecast.ingest.probe import Probe, probe
-from facecast.io.clips import ClipSource, video_fps
+from facecast.io.clips import ClipSource, has_alpha, image_files, video_fps
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,19 @@ class Clip:
         }
 
 
+def alpha_issue(source: ClipSource) -> Issue | None:
+    """One issue naming the first frame with an alpha channel and how many have one; None when none has."""
+    files = image_files(source.path)
+    alpha = [i for i, f in enumerate(files) if has_alpha(f)]
+    if not alpha:
+        return None
+    reason = (
+        f"{files[alpha[0]]}: {len(alpha)} of {len(files)} frame(s) have an alpha channel or a transparent colour "
+        f"(the first is frame {alpha[0]}); it is dropped, not composited: transparent pixels keep their stored colour"
+    )
+    return Issue(CLIPS, "alpha_dropped", reason, source.clip_id)
+
+
 def catalog(source: ClipSource, image_fps: float) -> Clip:
     """Hash and decode the clip; a clip that cannot be used gets its status and reason, never an exception."""
     try:
@@ -44,7 +62,8 @@ def catalog(source: ClipSource, image_fps: float) -> Clip:
     result = probe(source)
     issues = [] if result.ok else [Issue(CLIPS, result.status, result.reason or result.status, source.clip_id)]
     if source.kind == "images":
-        return Clip(source, result, image_fps, sha256, issues)
+        alpha = alpha_issue(source) if result.ok else None
+        return Clip(source, result, image_fps, sha256, issues + ([alpha] if alpha else []))
     fps = video_fps(source.path)
     if fps is None and result.ok:
         fps = image_fps

@@ -3,7 +3,11 @@
 Format problems stop ingest with one :class:`InputError` that names the file,
 each bad row (1-based data row, header excluded, blank lines counted) and what
 is wrong with it. Column names are matched without surrounding spaces and
-case; values lose their surrounding spaces; blank lines are skipped.
+case; values lose their surrounding spaces; blank lines are skipped. A
+control character in a column name, or in a value that is read
+(:mod:`facecast.io.text`), is such a problem: its row is named with the
+line it starts on, as an editor numbers it (a quoted newline makes the two
+differ), and the character is shown escaped.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from facecast.errors import InputError
 from facecast.ingest.issues import Issue
+from facecast.io.text import control_characters, escaped
 
 MAX_FRAME = 2**31 - 1  # frame numbers are int32 in every table
 MAX_LISTED = 20  # problems listed in one error message; the rest are counted
@@ -26,6 +31,7 @@ class CsvTable:
     path: Path
     columns: tuple[str, ...]
     rows: tuple[tuple[int, dict[str, str]], ...]  # (data row number, column -> stripped value)
+    lines: dict[int, int] = field(default_factory=dict)  # data row number -> the file line it starts on
 
 
 def fail(path: Path, problems: list[str]) -> None:
@@ -46,8 +52,12 @@ def read_csv(path: Path) -> CsvTable:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records, starts, end = [], [], 0  # starts: the line each record starts on
     try:
-        records = list(reader)
+        for record in reader:
+            records.append(record)
+            starts.append(end + 1)
+            end = reader.line_num
     except csv.Error as exc:
         raise InputError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
     if not records or not any(cell.strip() for cell in records[0]):
@@ -56,7 +66,12 @@ def read_csv(path: Path) -> CsvTable:
     problems = [f"header: column {i + 1} has no name" for i, name in enumerate(columns) if not name]
     repeated = sorted({c for c in columns if c and columns.count(c) > 1})
     problems += [f"header: column '{name}' appears more than once" for name in repeated]
-    rows = []
+    problems += [
+        f"header: column {i + 1} '{escaped(name)}' has control character(s) {control_characters(name)}"
+        for i, name in enumerate(columns)
+        if control_characters(name)
+    ]
+    rows, lines = [], {}
     for number, record in enumerate(records[1:], start=1):
         if not any(cell.strip() for cell in record):
             continue
@@ -64,8 +79,9 @@ def read_csv(path: Path) -> CsvTable:
             problems.append(f"row {number}: {len(record)} fields, the header has {len(columns)}")
             continue
         rows.append((number, {name: cell.strip() for name, cell in zip(columns, record)}))
+        lines[number] = starts[number]
     fail(path, problems)
-    return CsvTable(path, columns, tuple(rows))
+    return CsvTable(path, columns, tuple(rows), lines)
 
 
 def require_columns(table: CsvTable, required: tuple[str, ...], what: str) -> None:
@@ -94,11 +110,22 @@ def non_empty(values: dict[str, str], column: str, number: int, problems: list[s
     return value
 
 
+def plain_text(
+    table: CsvTable, number: int, values: dict[str, str], columns: tuple[str, ...], problems: list[str]
+) -> None:
+    """Add a problem for every value of these columns that holds a control character (shown escaped)."""
+    for column in columns:
+        found = control_characters(values[column])
+        if found:
+            where = f"row {number} (line {table.lines[number]})"
+            problems.append(f"{where}: {column} '{escaped(values[column])}' has control character(s) {found}")
+
+
 def frame_number(values: dict[str, str], column: str, number: int, problems: list[str]) -> int:
     """A frame number (non-negative integer within int32); a bad one is added to problems and read as 0."""
     value = values[column]
     if not re.fullmatch(r"[0-9]+", value):
-        problems.append(f"row {number}: {column} '{value}' is not a frame number (a non-negative integer)")
+        problems.append(f"row {number}: {column} '{escaped(value)}' is not a frame number (a non-negative integer)")
         return 0
     if int(value) > MAX_FRAME:
         problems.append(f"row {number}: {column} {value} is larger than the largest frame number {MAX_FRAME}")

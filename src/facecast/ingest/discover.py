@@ -1,10 +1,11 @@
 """Finding the clips in ``input.root/clips``: video files and folders of numbered images.
 
 clip_id is the file stem of a video and the name of an image folder. Two
-entries with the same id stop ingest (InputError naming both). Every entry
-that is not a clip (hidden entries, other files, folders without images) and
-every entry of an image folder that is not one of its frames is recorded as
-an issue, never skipped silently.
+entries with the same id stop ingest (InputError naming both), as does a clip
+id with a control character (:mod:`facecast.io.text`): ids are published.
+Every entry that is not a clip (hidden entries, other files, folders without
+images) and every entry of an image folder that is not one of its frames is
+recorded as an issue, never skipped silently.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from facecast.errors import InputError
 from facecast.ingest.issues import CLIPS, Issue
 from facecast.io.clips import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, clip_kind
+from facecast.io.folders import require_folder
+from facecast.io.text import control_characters, escaped
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,7 @@ def _stray_entries(clip_id: str, folder: Path) -> list[Issue]:
 
 def discover(clips_dir: Path) -> Found:
     """The clips under clips_dir and the issues about its other entries."""
-    if not clips_dir.is_dir():
-        raise InputError(f"{clips_dir}: folder not found (the clips must be in input.root/clips)")
+    require_folder(clips_dir, "clips folder (input.root/clips)")
     by_id: dict[str, list[ClipSource]] = {}
     issues = []
     for path in sorted(clips_dir.iterdir(), key=lambda p: p.name):
@@ -77,6 +79,14 @@ def discover(clips_dir: Path) -> Found:
     ]
     if clashes:
         raise InputError(f"{clips_dir}: two clips with the same id (rename one):\n  " + "\n  ".join(clashes))
+    unprintable = [
+        f"'{escaped(s.path.name)}' has {control_characters(clip_id)}"
+        for clip_id, same in by_id.items()
+        for s in same
+        if control_characters(clip_id)
+    ]
+    if unprintable:
+        raise InputError(f"{clips_dir}: clip ids with control characters (rename them): {'; '.join(unprintable)}")
     if not by_id:
         kinds = f"videos {', '.join(VIDEO_EXTENSIONS)} or folders of images {', '.join(IMAGE_EXTENSIONS)}"
         raise InputError(f"{clips_dir}: no clips ({kinds})")

@@ -10,6 +10,7 @@ from pathlib import PurePath
 KINDS = (
     "not_a_clip",  # clips/: a hidden entry, or a file or folder that is not a clip
     "not_a_frame",  # clips/<folder>/: an entry that is not an image of the clip
+    "alpha_dropped",  # clips/<folder>/: frames with an alpha channel (or a transparent colour), read without it
     "unreadable",  # clips/: a clip that could not be decoded (also its status in clips.parquet)
     "empty",  # clips/: a clip with no frames (also its status in clips.parquet)
     "no_fps",  # clips/: a video whose container reports no frame rate

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facecast.errors import InputError
-from facecast.ingest.csvfile import fail, frame_number, non_empty, read_csv, require_columns, unused_columns
+from facecast.ingest.csvfile import fail, frame_number, non_empty, plain_text, read_csv, require_columns, unused_columns
 from facecast.ingest.issues import LABELS, Issue
 
 SEGMENT_COLUMNS = ("clip", "start_frame", "end_frame", "label")
@@ -67,6 +67,7 @@ def read_labels(path: Path) -> Labels:
     for number, values in table.rows:
         clip = non_empty(values, "clip", number, problems)
         label = non_empty(values, "label", number, problems)
+        plain_text(table, number, values, ("clip", "label"), problems)
         if fmt == "segments":
             start = frame_number(values, "start_frame", number, problems)
             end = frame_number(values, "end_frame", number, problems)

@@ -18,6 +18,7 @@ from facecast.ingest.issues import KINDS, LABELS, Issue
 from facecast.ingest.labels import read_labels
 from facecast.ingest.subjects import assign_subjects, read_subjects
 from facecast.io.atomic import write_json
+from facecast.io.folders import require_folder
 from facecast.params import IngestParams, Params
 
 STATUSES = ("ok", "unreadable", "empty")
@@ -79,8 +80,7 @@ def ingest(root: Path, params: IngestParams, interim: Path, metrics: Path) -> di
     Reads root/clips/, root/labels.csv and root/subjects.csv and never writes under root.
     """
     root, interim, metrics = Path(root), Path(interim), Path(metrics)
-    if not root.is_dir():
-        raise InputError(f"{root}: input.root not found")
+    require_folder(root, "input.root (a folder with clips/, labels.csv, subjects.csv)")
     _check_outputs_outside(root, interim, metrics)
     labels = read_labels(root / "labels.csv")
     subject_rows, subject_issues = read_subjects(root / "subjects.csv")

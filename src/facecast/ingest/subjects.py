@@ -1,10 +1,11 @@
 """subjects.csv (optional): which subject appears in each clip (clip, subject_id).
 
 A missing file means no clip has a subject. A malformed file (missing
-columns, empty values, bad CSV) stops ingest. Rows that do not fit the clips
-are recorded: a clip that is not in clips/ (unknown_clip), a clip listed
-again with the same subject (duplicate, merged) or with a different one
-(subject_conflict: the clip gets no subject rather than a guessed one).
+columns, empty values, a control character in a value, bad CSV) stops
+ingest. Rows that do not fit the clips are recorded: a clip that is not in
+clips/ (unknown_clip), a clip listed again with the same subject (duplicate,
+merged) or with a different one (subject_conflict: the clip gets no subject
+rather than a guessed one).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from facecast.ingest.csvfile import fail, non_empty, read_csv, require_columns, unused_columns
+from facecast.ingest.csvfile import fail, non_empty, plain_text, read_csv, require_columns, unused_columns
 from facecast.ingest.issues import SUBJECTS, Issue, no_such_clip
 
 SUBJECT_COLUMNS = ("clip", "subject_id")
@@ -33,12 +34,12 @@ def read_subjects(path: Path) -> tuple[list[SubjectRow], list[Issue]]:
     table = read_csv(path)
     require_columns(table, SUBJECT_COLUMNS, "subjects")
     problems: list[str] = []
-    rows = [
-        SubjectRow(
-            number, non_empty(values, "clip", number, problems), non_empty(values, "subject_id", number, problems)
-        )
-        for number, values in table.rows
-    ]
+    rows = []
+    for number, values in table.rows:
+        clip = non_empty(values, "clip", number, problems)
+        subject_id = non_empty(values, "subject_id", number, problems)
+        plain_text(table, number, values, SUBJECT_COLUMNS, problems)
+        rows.append(SubjectRow(number, clip, subject_id))
     fail(path, problems)
     return rows, unused_columns(table, SUBJECT_COLUMNS, SUBJECTS)
 

@@ -3,6 +3,11 @@
 A clip is either a video file (mp4, avi, mov, mkv, webm) or a folder of
 numbered images (one clip per folder, frames in numeric order of the digits
 in their names).
+
+Frames are read as OpenCV reads them in colour: an image's alpha channel (or a
+PNG's transparent colour) is dropped, not composited on any background, so a
+transparent pixel shows the colour stored under it. :func:`has_alpha` says
+which images lose one (ingest records them).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -55,6 +61,15 @@ def image_files(folder: Path) -> list[Path]:
     if dup:
         raise ClipError(f"{folder}: more than one image for frame number(s) {dup[:5]}")
     return numbered
+
+
+def has_alpha(path: Path) -> bool:
+    """Whether the image has an alpha channel or a transparent colour (read from its header; False if unknown)."""
+    try:
+        with Image.open(path) as image:
+            return bool({"A", "a"} & set(image.getbands())) or "transparency" in image.info
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def video_fps(path: Path) -> float | None:
