@@ -28,8 +28,6 @@ _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -49,7 +47,8 @@ def leftovers(path: str | Path) -> list[Path]:
     for entry in path.parent.iterdir():
         m = _TEMP.match(entry.name)
         if m and m["name"] == path.name:
-            if _alive(int(m["pid"])) and int(m["pid"]) != os.getpid():
+            pid = int(m["pid"])
+            if pid != os.getpid() and _alive(pid):  # another run's work in progress
                 running = True
             else:
                 found.append(entry)

@@ -87,8 +87,9 @@ def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
     """Read and check every input of the report."""
     manifest = dataset / "manifest"
     read = {key: tables.read_df(name, manifest) for key, name in MANIFESTS.items()}
+    published_ids = tables.read_df("published_ids", interim)
     for key in ("frames", "rejects", "clips"):  # the report is private: it shows clips under their own ids
-        read[key]["clip_id"] = _original_clip_ids(read[key]["clip_id"], tables.read_df("published_ids", interim))
+        read[key]["clip_id"] = _original_clip_ids(read[key]["clip_id"], published_ids)
     read["rejects"] = with_reason_texts(read["rejects"])
     cast_metrics = read_metrics(CastMetrics, metrics / "cast.json", "cast").model_dump()
     folder = plots / "landmark_score"
