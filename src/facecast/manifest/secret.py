@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -73,8 +74,10 @@ def load_key(path: Path = KEY_FILE, environ: Mapping[str, str] = os.environ) -> 
                 f"got {len(value.strip())}"
             )
         return value.strip().encode()
-    if path.is_file():
-        return _read(path)
-    if path.exists():
+    try:
+        mode = path.stat().st_mode  # one look: another run may create the file at any moment
+    except FileNotFoundError:
+        return _create(path)
+    if not stat.S_ISREG(mode):
         raise InputError(f"{path}: expected the pseudonym key file, found something else")
-    return _create(path)
+    return _read(path)
