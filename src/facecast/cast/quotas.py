@@ -30,6 +30,7 @@ own ids.
 from __future__ import annotations
 
 import itertools
+import logging
 import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from facecast.params import SHARE_TOLERANCE, CastParams
 
 OK = "ok"
 LP_TOLERANCE = 1e-9
+
+log = logging.getLogger(__name__)
 
 
 class ShortfallError(InputError):
@@ -452,7 +455,6 @@ def cast_tracks(
     balance_by: str,
     seed: int,
     excluded: Mapping[str, Collection[tuple[str, int]]] | None = None,
-    on_shortfall: str = "error",
 ) -> pd.DataFrame:
     """Give every (clip, track, variant) one identity, balancing the output over the quota cells.
 
@@ -468,9 +470,12 @@ def cast_tracks(
     Within a cell, items take, in the order of their draws, the identity they
     rank first (rendezvous hashing) among the allowed ones that still have room
     for an even share: n // k items each for the k identities of a cell of n
-    items, one more for n % k of them. A track no identity may play is a
-    shortfall: an error, or under ``relax`` a row with status ``uncastable``
-    and the reason.
+    items, one more for n % k of them. A track no identity may play (every
+    identity is made from its subject or looks like its person) gets a row with
+    status ``uncastable`` and the reason, whatever ``on_shortfall`` says: swap
+    obscures it, and the quotas (which ``on_shortfall`` is about) are met over
+    the tracks that can be cast. Casting a look-alike would leave the person
+    recognisable; stopping the whole run for one face would publish nothing.
 
     Returns clip_id, track_id, variant, identity_id, frames, status, reason.
     """
@@ -529,9 +534,11 @@ def cast_tracks(
             )
             short.append(f"clip {key[0]} track {key[1]} variant {v}: {reason}")
             rows.append((*key, v, None, int(n_frames[t]), "uncastable", reason))
-    if short and on_shortfall == "error":
-        raise ShortfallError(
-            "tracks no synthetic identity may play (cast.on_shortfall: error):\n  " + "\n  ".join(short)
+    if short:
+        log.warning(
+            "%d track variants no synthetic identity may play: recorded uncastable, swap obscures them:\n  %s",
+            len(short),
+            "\n  ".join(short),
         )
     out = pd.DataFrame(rows, columns=["clip_id", "track_id", "variant", "identity_id", "frames", "status", "reason"])
     return out.sort_values(["clip_id", "track_id", "variant"], ignore_index=True)

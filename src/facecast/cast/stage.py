@@ -199,7 +199,6 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
             balance_by=params.balance_by,
             seed=seed,
             excluded=excluded,
-            on_shortfall=params.on_shortfall,
         )
         tables.write("identities", rows, tmp)
         tables.write("casting", casting, tmp)
