@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecast.faces.detect import detect_faces
+from facecast.faces.detect import find_regions
 from facecast.faces.stage import AnalysisJob, analyse_clips, one_torch_thread
 from facecast.geometry.boxes import iou_matrix
 from facecast.io.clips import clip_kind, iter_frames
@@ -95,8 +95,10 @@ def main() -> int:
         print(f"{args.video}: video not found", file=sys.stderr)
         return 2
     params = load("faces", path=args.params).faces
-    with one_torch_thread():  # load the models before timing, as CenterFace is loaded before its timing
-        detect_faces(next(iter_frames(args.video, "video")), params)
+    with (
+        one_torch_thread()
+    ):  # load the models (CenterFace too) before timing, as CenterFace is loaded before its timing
+        find_regions(next(iter_frames(args.video, "video")), params)
     shape_predictor68()
     face_encoder()
 

@@ -122,7 +122,8 @@ def mixed(tmp_path_factory):
     (root / "subjects.csv").write_text(SUBJECTS)
     before = tree_state(root)
     out = base / "out"
-    metrics = run_ingest(root, out, image_fps=12.5)
+    # stills never: a folder whose image size changes ('resized') is unreadable, as for a sequence
+    metrics = run_ingest(root, out, image_fps=12.5, stills="never")
     return {"root": root, "out": out, "metrics": metrics, "before": before, "after": tree_state(root)}
 
 
@@ -507,3 +508,66 @@ def test_a_png_transparent_colour_is_recorded_too(tmp_path):
     run_ingest(root, tmp_path / "out")
     issue = one_issue(issues_of(tmp_path / "out"), "alpha_dropped", "keyed")
     assert "f2.png: 1 of 3 frame(s)" in issue.reason
+
+
+# --- stills: image folders of separate photographs ---------------------------------------------
+
+
+def photographs(size: tuple[int, int] = (320, 400)) -> list[np.ndarray]:
+    """One person (openpeople P001) in three photographs: studio portrait, selfie, a cell of the emotions
+    sheet, each fitted into ``size`` (width, height) on grey, BGR."""
+    from facecast.sample.people import subjects
+
+    person = subjects(1)[0]
+    out = []
+    for image in (person.image("studio_portrait"), person.image("amateur_selfie"), person.expression_cells[3]):
+        scale = min(size[0] / image.shape[1], size[1] / image.shape[0])
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        canvas = np.full((size[1], size[0], 3), 128, np.uint8)
+        y, x = (size[1] - small.shape[0]) // 2, (size[0] - small.shape[1]) // 2
+        canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
+        out.append(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    return out
+
+
+def write_frames(folder: Path, frames: list[np.ndarray]) -> Path:
+    folder.mkdir(parents=True)
+    for i, frame in enumerate(frames):
+        assert cv2.imwrite(str(folder / f"img_{i:03d}.png"), frame)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stills_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("stills") / "input"
+    clips = root / "clips"
+    clips.mkdir(parents=True)
+    photos = photographs()
+    write_frames(clips / "photos", photos)  # same size, different pictures
+    write_images(clips / "resized", [SIZE, SIZE, (32, 24), SIZE])
+    h, w = photos[0].shape[:2]
+    moving = [cv2.warpAffine(photos[0], np.float32([[1, 0, 2 * i], [0, 1, i]]), (w, h)) for i in range(5)]
+    write_frames(clips / "moving", moving)  # a sequence: one picture moving a few pixels per frame
+    write_video(clips / "walk.mp4", 6)
+    (root / "labels.csv").write_text("clip,start_frame,end_frame,label\n")
+    (root / "subjects.csv").write_text("clip,subject_id\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("auto", {"photos": True, "resized": True, "moving": False, "walk": False}),
+        ("always", {"photos": True, "resized": True, "moving": True, "walk": False}),
+        ("never", {"photos": False, "resized": None, "moving": False, "walk": False}),
+    ],
+)
+def test_stills_are_told_from_sequences(stills_root, tmp_path, mode, expected):
+    run_ingest(stills_root, tmp_path, stills=mode)
+    clips = tables.read_df("clips", tmp_path / "interim" / "clips.parquet").set_index("clip_id")
+    assert {c: None if pd.isna(v) else bool(v) for c, v in clips.stills.items()} == expected
+    resized = clips.loc["resized"]
+    if mode == "never":
+        assert resized.status == "unreadable" and "frame 2 is 32x24" in resized.reason
+    else:  # separate photographs may differ in size: the first image's size is recorded
+        assert (resized.status, resized.n_frames, resized.width, resized.height) == ("ok", 4, 64, 48)

@@ -34,15 +34,17 @@ def run_clip(
     fps: float | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
+    stills: bool = False,
 ) -> ClipResult:
     """Track every face of the clip; ``fps`` (for landmark smoothing) defaults to the container's.
-    ``embedder``: where descriptors are computed (default: here, in this process).
+    ``embedder``: where descriptors are computed (default: here, in this process). ``stills``: the clip's
+    frames are separate photographs (every one searched, no face followed from one to the next).
 
     Raises :class:`facecast.io.clips.ClipError` when the clip cannot be decoded."""
     start = time.perf_counter()
     if fps is None:
         fps = (video_fps(Path(path)) if kind == "video" else None) or DEFAULT_FPS
-    tracker = ClipTracker(params, embedder or Embedder())
+    tracker = ClipTracker(params, embedder or Embedder(), stills)
     frames = iter_frames(path, kind)
     for frame in tqdm(frames, desc=clip_id, unit="frame", disable=None if progress else True, leave=False):
         tracker.step(frame)
@@ -50,8 +52,8 @@ def run_clip(
     face_rows: list[dict] = []
     track_rows: list[dict] = []
     if tracker.frame_size is not None:
-        width, height = tracker.frame_size
         for track in tracks:
+            width, height = track.size or tracker.frame_size
             rows = track_face_rows(clip_id, track, params, fps, width, height)
             face_rows.extend(rows)
             track_rows.append(track_row(clip_id, track.track_id, rows))
@@ -60,8 +62,8 @@ def run_clip(
 
 
 def analyse_clip(
-    clip_id: str, path: Path, kind: str, params: FacesParams, fps: float | None = None
+    clip_id: str, path: Path, kind: str, params: FacesParams, fps: float | None = None, stills: bool = False
 ) -> tuple[list[dict], list[dict]]:
     """faces.parquet rows (by frame, then track) and tracks.parquet rows (by track id) of one clip."""
-    result = run_clip(clip_id, path, kind, params, fps)
+    result = run_clip(clip_id, path, kind, params, fps, stills=stills)
     return result.faces, result.tracks

@@ -59,6 +59,8 @@ def track_face_rows(clip_id: str, track: Track, params: FacesParams, fps: float,
             "track_id": track.track_id,
             **face_record(face, points, width, height),
             "interpolated": face.source == "interpolated",
+            "detector": face.detector,
+            "confident": face.confident,
         }
         for face, points in zip(track.faces, smoothed)
     ]
@@ -92,5 +94,7 @@ def track_row(clip_id: str, track_id: int, rows: Sequence[dict]) -> dict:
         "n_detected": sum(r["source"] == "detected" for r in rows),
         "n_interpolated": sum(r["interpolated"] for r in rows),
         "n_landmarks": sum(r["landmarks"] is not None for r in rows),
+        "n_padded": sum(r["source"] == "padded" for r in rows),
+        "n_confident": sum(bool(r["confident"]) for r in rows),
         **summarise(rows),
     }

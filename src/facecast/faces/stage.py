@@ -38,7 +38,7 @@ from facecast.params import FacesParams, Params
 
 __all__ = ["AnalysisJob", "analyse", "analyse_clip", "analyse_clips"]
 
-SOURCES = ("detected", "tracked", "interpolated")
+SOURCES = ("detected", "tracked", "interpolated", "padded")
 STATUSES = ("ok", "too_small", "no_landmarks")
 
 
@@ -48,6 +48,7 @@ class AnalysisJob:
     path: Path
     kind: str
     fps: float | None = None
+    stills: bool = False  # separate photographs (clips.stills): every image searched, no face followed across
 
 
 @contextmanager
@@ -66,7 +67,7 @@ def _run_job(
     job: AnalysisJob, params: FacesParams, embedder: Embedder | None = None, progress: bool = False
 ) -> ClipResult:
     try:
-        return run_clip(job.clip_id, job.path, job.kind, params, job.fps, embedder, progress)
+        return run_clip(job.clip_id, job.path, job.kind, params, job.fps, embedder, progress, job.stills)
     except ClipError as exc:
         raise InputError(
             f"clip '{job.clip_id}' could not be decoded ({exc}); it changed since ingest: run ingest again"
@@ -92,7 +93,14 @@ def _clip_jobs(interim: Path) -> tuple[list[AnalysisJob], dict[str, int], int]:
     frames = tables.read_df("frames", interim)
     ok = clips[clips["status"] == "ok"].sort_values("clip_id")
     jobs = [
-        AnalysisJob(r.clip_id, Path(r.path), r.kind, None if pd.isna(r.fps) else float(r.fps)) for r in ok.itertuples()
+        AnalysisJob(
+            r.clip_id,
+            Path(r.path),
+            r.kind,
+            None if pd.isna(r.fps) else float(r.fps),
+            not pd.isna(r.stills) and bool(r.stills),
+        )
+        for r in ok.itertuples()
     ]
     expected = frames.groupby("clip_id").size().to_dict()
     return (jobs, {j.clip_id: int(expected.get(j.clip_id, 0)) for j in jobs}, len(clips) - len(ok))
@@ -129,6 +137,8 @@ def _metrics(
             "total": len(faces),
             "by_source": {s: sources[s] for s in SOURCES},
             "by_status": {s: statuses[s] for s in STATUSES},
+            "by_detector": dict(sorted(Counter(f["detector"] for f in faces if f["detector"]).items())),
+            "low_confidence": sum(not f["confident"] for f in faces),
             "mean_per_frame": round(len(faces) / frames, 4) if frames else 0.0,
         },
         "tracks": sum(len(r.tracks) for r in results),

@@ -11,7 +11,13 @@
 * :func:`track_points` chooses the points a track follows: its 68 landmarks
   when it has them, else corners found inside its box (``goodFeaturesToTrack``),
   else a grid over the box's centre.
-* :func:`interpolate` fills the frames between two faces of a track linearly.
+* :func:`interpolate` fills the frames between two faces of a track linearly;
+  :func:`fill_gaps` does so wherever a track skips a frame, so no frame between
+  two sightings of a track lacks its box.
+* :func:`pad_tracks` gives the ``pad`` frames before a track's first face and
+  after its last the nearest box (source 'padded', box only), where no other
+  track's face is: a face that appears or leaves between two detector frames
+  is still covered.
 """
 
 from __future__ import annotations
@@ -38,8 +44,10 @@ class TrackedFace:
 
     frame_idx: int
     box: np.ndarray  # float32 x0, y0, x1, y1
-    source: str  # detected | tracked | interpolated
+    source: str  # detected | tracked | interpolated | padded
     det_score: float | None = None
+    detector: str | None = None  # which detector found it (detected faces only)
+    confident: bool = False  # from, or followed from, an MTCNN detection >= min_det_score: landmarks may be fitted
     points: np.ndarray | None = None  # (68, 2) float32 landmarks as fitted
     status: str = "ok"  # ok | too_small | no_landmarks
     reason: str | None = None
@@ -60,6 +68,9 @@ class Track:
     missing: bool = False  # not seen since its last face; revived by a detection within max_gap
     missed_since: int | None = None  # first detector frame that did not confirm the track since its last detection
     last_embedded: int | None = None
+    confident: bool = False  # its latest detection was confident: its followed faces get landmarks
+    ended: bool = False  # no face may join it any more (stills: the image it was found in is done)
+    size: tuple[int, int] | None = None  # width, height of the frames it was found in
 
     @property
     def last_frame(self) -> int:
@@ -188,7 +199,7 @@ def interpolate(a: TrackedFace, b: TrackedFace, min_landmark_size: int) -> list[
     for f in range(a.frame_idx + 1, b.frame_idx):
         w = (f - a.frame_idx) / n
         box = ((1 - w) * a.box + w * b.box).astype(np.float32)
-        face = TrackedFace(f, box, "interpolated")
+        face = TrackedFace(f, box, "interpolated", confident=a.confident and b.confident)
         if a.points is not None and b.points is not None:
             face = replace(face, points=((1 - w) * a.points + w * b.points).astype(np.float32))
         elif face.height < min_landmark_size:
@@ -199,3 +210,74 @@ def interpolate(a: TrackedFace, b: TrackedFace, min_landmark_size: int) -> list[
             face = replace(face, status="no_landmarks", reason="interpolated between faces without usable landmarks")
         out.append(face)
     return out
+
+
+def fill_gaps(faces: list[TrackedFace], min_landmark_size: int) -> list[TrackedFace]:
+    """The track's faces in frame order with every skipped frame filled by :func:`interpolate`."""
+    faces = sorted(faces, key=lambda f: f.frame_idx)
+    out = faces[:1]
+    for face in faces[1:]:
+        if face.frame_idx > out[-1].frame_idx + 1:
+            out.extend(interpolate(out[-1], face, min_landmark_size))
+        out.append(face)
+    return out
+
+
+def box_only(face: TrackedFace, min_landmark_size: int, reason: str) -> TrackedFace:
+    """The face recorded with its box alone: status 'too_small' under ``min_landmark_size``, else 'no_landmarks'."""
+    face.points = None
+    if face.height < min_landmark_size:
+        face.status, face.reason = "too_small", f"face {face.height:.0f} px high, under {min_landmark_size} px"
+    else:
+        face.status, face.reason = "no_landmarks", reason
+    return face
+
+
+def _covered(box: np.ndarray, others: list[np.ndarray]) -> bool:
+    """Whether ``box`` and one of ``others`` are the same face (either centre inside the other box)."""
+    if not others:
+        return False
+    boxes = np.array(others, np.float64).reshape(-1, 4)
+    return bool(centre_inside(centres(box), boxes).any() or centre_inside(centres(boxes), box).any())
+
+
+def pad_tracks(tracks: Sequence[Track], n_frames: int, pad: int, min_landmark_size: int) -> None:
+    """Give each track ``pad`` frames before its first face and after its last (within the clip) its nearest
+    box, source 'padded', box only; a frame where another track's face (padded ones included) covers the box
+    is left to that track. Tracks' faces must be in frame order."""
+    if pad <= 0:
+        return
+    held: dict[int, list[np.ndarray]] = {}
+    for track in tracks:
+        for face in track.faces:
+            held.setdefault(face.frame_idx, []).append(face.box)
+    for track in tracks:
+        first, last = track.faces[0], track.faces[-1]
+        before = []
+        for f in range(first.frame_idx - 1, max(-1, first.frame_idx - 1 - pad), -1):
+            if _covered(first.box, held.get(f, [])):
+                break
+            n = first.frame_idx - f
+            before.append(
+                box_only(
+                    TrackedFace(f, first.box.copy(), "padded"),
+                    min_landmark_size,
+                    f"padded: the box of the track's first face, {n} frame(s) later",
+                )
+            )
+        after = []
+        for f in range(last.frame_idx + 1, min(n_frames, last.frame_idx + 1 + pad)):
+            if _covered(last.box, held.get(f, [])):
+                break
+            n = f - last.frame_idx
+            after.append(
+                box_only(
+                    TrackedFace(f, last.box.copy(), "padded"),
+                    min_landmark_size,
+                    f"padded: the box of the track's last face, {n} frame(s) earlier",
+                )
+            )
+        for face in before + after:
+            held.setdefault(face.frame_idx, []).append(face.box)
+        track.faces[:0] = before[::-1]
+        track.faces.extend(after)

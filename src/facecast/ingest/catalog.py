@@ -1,4 +1,12 @@
-"""One row of clips.parquet per clip: decoded, hashed, and given its frame rate.
+"""One row of clips.parquet per clip: decoded, hashed, given its frame rate, and told whether it is stills.
+
+``stills`` (``ingest.stills``): an image folder is a set of separate
+photographs rather than a sequence when 'always', or, when 'auto', when its
+images differ in size or optical flow follows fewer than half of the points
+(:data:`MIN_FOLLOWED`) between most consecutive images (the median pair; see
+:mod:`facecast.ingest.probe`). A video is always a sequence. The faces stage
+searches every image of a stills clip and follows no face from one to the
+next.
 
 An image-folder clip whose frames have an alpha channel (or a transparent
 colour) gets one ``alpha_dropped`` issue: frames are read without it, as
@@ -22,6 +30,7 @@ class Clip:
     fps: float | None
     sha256: str  # empty only when the bytes could not be read (status unreadable)
     issues: list[Issue] = field(default_factory=list)
+    stills: bool | None = None  # separate photographs, not a sequence; None when the clip is not usable
 
     def row(self, subject_id: str | None) -> dict:
         return {
@@ -36,6 +45,7 @@ class Clip:
             "subject_id": subject_id,
             "status": self.probe.status,
             "reason": self.probe.reason,
+            "stills": self.stills,
         }
 
 
@@ -52,21 +62,33 @@ def alpha_issue(source: ClipSource) -> Issue | None:
     return Issue(CLIPS, "alpha_dropped", reason, source.clip_id)
 
 
-def catalog(source: ClipSource, image_fps: float) -> Clip:
-    """Hash and decode the clip; a clip that cannot be used gets its status and reason, never an exception."""
+MIN_FOLLOWED = 0.5  # median share of points followed between consecutive images below which they are stills
+
+
+def is_stills(result: Probe, stills: str) -> bool:
+    """Whether an image folder probed as ``result`` is separate photographs under ``ingest.stills``."""
+    if stills != "auto":
+        return stills == "always"
+    return result.sizes_differ or (result.followed is not None and result.followed < MIN_FOLLOWED)
+
+
+def catalog(source: ClipSource, image_fps: float, stills: str = "auto") -> Clip:
+    """Hash and decode the clip; a clip that cannot be used gets its status and reason, never an exception.
+    ``stills``: ``ingest.stills`` (auto | always | never)."""
     try:
         sha256 = clip_sha256(source)
     except OSError as exc:
         result = Probe(0, None, None, "unreadable", f"cannot be read ({exc})")
         return Clip(source, result, None, "", [Issue(CLIPS, "unreadable", result.reason or "", source.clip_id)])
-    result = probe(source)
+    result = probe(source, mixed_sizes=stills != "never")
     issues = [] if result.ok else [Issue(CLIPS, result.status, result.reason or result.status, source.clip_id)]
     if source.kind == "images":
         alpha = alpha_issue(source) if result.ok else None
-        return Clip(source, result, image_fps, sha256, issues + ([alpha] if alpha else []))
+        still = is_stills(result, stills) if result.ok else None
+        return Clip(source, result, image_fps, sha256, issues + ([alpha] if alpha else []), still)
     fps = video_fps(source.path)
     if fps is None and result.ok:
         fps = image_fps
         reason = f"the container reports no frame rate; timestamps use ingest.image_fps = {image_fps}"
         issues.append(Issue(CLIPS, "no_fps", reason, source.clip_id))
-    return Clip(source, result, fps, sha256, issues)
+    return Clip(source, result, fps, sha256, issues, False if result.ok else None)

@@ -87,7 +87,8 @@ def ingest(root: Path, params: IngestParams, interim: Path, metrics: Path) -> di
     found = discover(root / "clips")
 
     clips = [
-        catalog(source, params.image_fps) for source in tqdm(found.clips, desc="ingest", unit="clip", disable=None)
+        catalog(source, params.image_fps, params.stills)
+        for source in tqdm(found.clips, desc="ingest", unit="clip", disable=None)
     ]
     issues = found.issues + [i for c in clips for i in c.issues]
     subjects, assigned = assign_subjects(subject_rows, [c.source.clip_id for c in clips])

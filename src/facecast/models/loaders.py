@@ -52,6 +52,14 @@ def face_encoder():
 
 
 @cache
+def hog_detector():
+    """dlib's HOG frontal face detector (built into dlib, no file)."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@cache
 def mtcnn(min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)):
     import torch
     from facenet_pytorch import MTCNN
