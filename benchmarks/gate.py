@@ -29,10 +29,9 @@ import cv2
 import numpy as np
 
 from facecast import tables
-from facecast.gate.deid import descriptor
-from facecast.gate.fidelity import refit
 from facecast.gate.stage import gate
 from facecast.models.centerface import LeakScanner
+from facecast.models.recognition import descriptor, refit
 from facecast.params import load
 
 ROOT = Path(__file__).resolve().parents[1]

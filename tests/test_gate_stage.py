@@ -34,7 +34,7 @@ from facecast.sample.stage import build_sample
 from facecast.swap.stage import swap
 
 SEED = 7
-SAMPLE = SampleParams(people=3, expressions=2, hold_frames=4, morph_frames=3)
+SAMPLE = SampleParams(people=3, expressions=2, hold_frames=5, morph_frames=3)  # 13 frames: min_frames(0.5) is 12
 KEEP_IMAGE = "studio_portrait.jpg"
 CAST = CastParams(
     identities=2,
@@ -139,7 +139,7 @@ def test_a_correct_swap_passes(built, clean):
     swaps = tables.read_df("swaps", built / "interim" / "swaps.parquet")
     assert len(rows) == len(swaps)
     swapped = rows[rows.swap_status == "swapped"]
-    assert len(swapped) == 11
+    assert len(swapped) == 13
     print("deid", swapped.deid_distance.round(3).tolist(), "rank", swapped.reid_rank.tolist())
     assert (swapped.deid_distance >= PARAMS.deid.min_distance).all()
     assert (swapped.reid_rank > 1).all() and (swapped.leak_faces == 0).all()
@@ -149,12 +149,24 @@ def test_a_correct_swap_passes(built, clean):
     assert (swapped.status == "pass").mean() >= PARAMS.landmarks.percentile / 100 - 1 / len(swapped)
     assert metrics["leaks_in_passed_frames"] == 0
     assert metrics["reid_rank1_rate"] == 0.0
+    # the audit scanned every frame the other checks passed, found the swapped faces, none left as filmed
+    audit = metrics["audit"]
+    print("audit", audit)
+    assert audit["frames_scanned"] == metrics["frames"]["passed"] >= 1
+    assert audit["regions"] >= audit["frames_scanned"] and audit["unchanged_regions"] == 0
+    assert (rows[rows.status == "pass"].audit_unchanged == 0).all()
+    assert metrics["expression_series"]["measured"] == 1 and metrics["resembles_other"]["faces"] == 0
     assert metrics["faces"]["passed"] == int(
         (rows[rows.swap_status.isin(["swapped", "obscured"])].status == "pass").sum()
     )
     assert json.loads((built / "metrics" / "clean.json").read_text()) == metrics
     clips = tables.read_df("gate_clips", built / "interim" / "gate_clips.parquet")
-    assert set(clips.feature) >= {"mouth_open", "mean"} and (clips.frames == 11).all()
+    assert set(clips.feature) >= {"mouth_open", "mean"} and (clips.frames == 13).all()
+    assert (clips[clips.feature == "mean"].status == "measured").all()
+    # a feature is judged where the original's expression moves by at least min_signal_px, and only there
+    features = clips[(clips.feature != "mean") & clips.track_id.notna()]
+    resolved = features.signal_px >= GateParams().expression.min_signal_px
+    assert resolved.any() and ((features.status == "measured") == resolved).all()
     distances = pd.read_csv(plots / "distances.csv")
     assert list(distances.columns) == [
         "share",

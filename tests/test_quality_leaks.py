@@ -12,15 +12,26 @@ import cv2
 import dlib
 import numpy as np
 import openpeople
+import pandas as pd
 import pytest
 
-from facecast.gate.deid import descriptor, distances, ranks
+from facecast.errors import InputError
+from facecast.gate.audit import UNCHANGED_MAD, AuditJob, audit_clip, audit_frame, detect, region_mad
 from facecast.gate.leaks import unmatched
+from facecast.gate.measure import FaceRow, MeasureJob, measure_clip
+from facecast.gate.obscured import find_face
+from facecast.gate.verdicts import clip_agreement, verdicts
 from facecast.geometry.boxes import points_box
 from facecast.io.clips import iter_frames, read_image
 from facecast.models.centerface import LeakScanner
 from facecast.models.embedding import embed_chips, face_chips
-from facecast.models.loaders import shape_predictor68
+from facecast.models.loaders import mtcnn, shape_predictor68
+from facecast.models.recognition import ReferenceGallery, descriptor, distances, ranks, refit
+from facecast.params import GateParams
+from facecast.reasons import GateReason
+from facecast.swap.fallback import obscure
+
+from conftest import VIDEOS
 
 PEOPLE = ("P001", "P002", "P003", "P005")
 SIDE = 512
@@ -263,3 +274,187 @@ def test_extra_unswapped_face_is_the_one_unmatched_detection(scanner, portraits)
     assert len(leaks) == 1
     cx, cy = (found[leaks[0], :2] + found[leaks[0], 2:4]) / 2
     assert 10 <= cx <= 10 + crop.shape[1] and 10 <= cy <= 10 + crop.shape[0]
+
+
+# the gate's judgement of one frame: measure_clip and verdicts on real frames, with a gallery of real people
+
+FAIRFACE = VIDEOS.parent / "faces" / "fairface_dev"  # read in place (its NOTICE: tests only, never copied)
+CLOSE_OTHERS = ("fairface_0349", "fairface_0368")  # two different real people, 0.50 apart (dlib)
+THIRD = "fairface_0493"  # 0.71 from fairface_0349, 0.50 from fairface_0368
+
+
+def hog_face(image: np.ndarray) -> tuple[tuple[float, float, float, float], np.ndarray]:
+    """The largest face dlib's HOG finds (upsampled once): its box and the descriptor of it."""
+    found = dlib.get_frontal_face_detector()(image, 1)
+    assert found, "dlib found no face"
+    r = max(found, key=lambda r: r.area())
+    box = (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
+    return box, descriptor(image, refit(image, box))
+
+
+def judge(tmp_path, frames: dict[int, tuple[np.ndarray, list[FaceRow]]], embeddings: dict, params: GateParams):
+    """gates rows of one clip ('clip', variant 0) whose frames are these images: measured and judged as the
+    stage does (the audit aside). ``embeddings``: (clip, track) -> the track's centroid."""
+    names, vectors, index = [], [], {}
+    for key, vector in embeddings.items():
+        index[key] = len(names)
+        names.append(f"track {key[0]} {key[1]}")
+        vectors.append(vector)
+    gallery = ReferenceGallery(names, np.stack(vectors), index, len(names))
+    written = {}
+    for idx, (image, rows) in frames.items():
+        cv2.imwrite(str(tmp_path / f"{idx:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        written[idx] = (f"{idx:06d}.png", rows)
+    job = MeasureJob("clip", 0, written, tmp_path, gallery, {}, params.leaks.detector_threshold)
+    measured = measure_clip(job)
+    rows = pd.DataFrame(measured.rows)
+    leaks = {("clip", 0, f): v for f, v in measured.leaks.items()}
+    clips = clip_agreement(rows, params.expression.min_pcc)
+    judged, _ = verdicts(rows, leaks, clips, params)
+    return judged, pd.DataFrame(clips)
+
+
+def test_two_different_real_people_within_the_threshold_do_not_reject_by_default(tmp_path):
+    """The footage holds two real people 0.50 apart; a face that replaced the first (a third real person, 0.71 from
+    them) is 0.50 from the second. It resembles another person of the footage, which is recorded, and is
+    not its own original: it passes, unless gate.leaks.reject_resembling_others says otherwise."""
+    own, other = (read_image(FAIRFACE / f"{n}.jpg") for n in CLOSE_OTHERS)
+    (_, own_vec), (_, other_vec) = hog_face(own), hog_face(other)
+    assert distances(own_vec[None], other_vec[None])[0, 0] < SAME_PERSON  # two different people, "the same" to dlib
+    # the photograph's top-right corner holds part of another person, whom the leak scan rightly reports: cut off
+    output = np.ascontiguousarray(read_image(FAIRFACE / f"{THIRD}.jpg")[:, :340])
+    box, _ = hog_face(output)
+    driven = refit(output, box)
+    face = FaceRow(0, "syn", "swapped", box, driven, driven)
+    centroids = {("clip", 0): own_vec, ("clip", 1): other_vec}
+
+    rows, clips = judge(tmp_path, {0: (output, [face])}, centroids, GateParams(workers=1))
+    row = rows.iloc[0]
+    print("own", round(row.deid_distance, 3), "other", round(row.nearest_other_distance, 3), row.reason_details)
+    assert row.deid_distance >= SAME_PERSON and row.reid_rank > 1 and row.deid_status == "measured"
+    assert row.nearest_other_distance < SAME_PERSON and row.resembles_other
+    assert row.status == "pass" and list(row.reason_kinds) == []
+    # one frame is no expression series: recorded, not a reject
+    assert set(clips.status) == {"not_measurable"} and clips.track_id.isna().sum() == len(clips) // 2
+
+    strict = GateParams(workers=1, leaks={"reject_resembling_others": True})
+    rows, _ = judge(tmp_path, {0: (output, [face])}, centroids, strict)
+    assert list(rows.iloc[0].reason_kinds) == [GateReason.RESEMBLES_OTHER]
+    assert "from another original person" in rows.iloc[0].reason_details[0]
+
+
+@pytest.fixture(scope="module")
+def party_faces(party) -> list[tuple[float, float, float, float]]:
+    """The clear faces of the first party frame, as the faces stage's MTCNN finds them."""
+    found, _ = mtcnn(20, (0.6, 0.7, 0.7)).detect(party[0])
+    boxes = [tuple(float(v) for v in b) for b in np.asarray(found, np.float64)]
+    assert len(boxes) == PARTY_CLEAR_FACES
+    return sorted(boxes)
+
+
+def test_obscured_faces_are_measured_nothing_left_passes_a_face_left_is_a_leak(tmp_path, party, party_faces):
+    """Every face of a party frame marked obscured: in frame 0 all are blurred as swap does (dlib's CNN finds no
+    face: nothing measurable, no deid reject); in frame 1 the first is left as filmed (found, measured at its
+    own person: deid, and a leak of the whole frame)."""
+    original = party[0]
+    centroids = {("clip", i): descriptor(original, refit(original, b)) for i, b in enumerate(party_faces)}
+    blurred = original.copy()
+    for b in party_faces:
+        obscure(blurred, b, "blur")
+    one_left = original.copy()
+    for b in party_faces[1:]:
+        obscure(one_left, b, "blur")
+    rows_of = [FaceRow(i, None, "obscured", b, None, None) for i, b in enumerate(party_faces)]
+    rows, _ = judge(tmp_path, {0: (blurred, rows_of), 1: (one_left, rows_of)}, centroids, GateParams(workers=1))
+    print(rows[["frame_idx", "track_id", "deid_status", "deid_distance", "reason_kinds"]].to_string())
+    first = rows[rows.frame_idx == 0]
+    assert (first.deid_status == "not_measurable").all() and first.deid_distance.isna().all()
+    assert not any(k in (GateReason.DEID, GateReason.REID) for ks in first.reason_kinds for k in ks)
+    second = rows[rows.frame_idx == 1].set_index("track_id")
+    left = second.loc[0]
+    assert left.deid_status == "measured" and left.deid_distance < SAME_PERSON and left.reid_rank == 1
+    assert {GateReason.DEID, GateReason.REID, GateReason.LEAK} <= set(left.reason_kinds)
+    assert (second.status == "reject").all()
+    assert all(any("recognisably their own original person" in d for d in ds) for ds in second.reason_details)
+    assert (second.drop(index=0).deid_status == "not_measurable").all()
+
+
+def test_find_face_finds_filmed_faces_and_none_once_obscured(party, party_faces):
+    for box in party_faces:
+        found = find_face(party[0], box)
+        assert found is not None
+        assert box[0] <= (found[0] + found[2]) / 2 <= box[2] and box[1] <= (found[1] + found[3]) / 2 <= box[3]
+        for method in ("blur", "pixelate"):
+            image = party[0].copy()
+            obscure(image, box, method)
+            assert find_face(image, box) is None, (box, method)
+
+
+# the independent audit
+
+
+def test_audit_finds_faces_left_as_filmed_and_none_where_they_were_obscured(tmp_path, videos, party, party_faces):
+    """Frames 45 and 89 of the party clip written back as swap writes them (JPEG, quality 92) but untouched: every
+    face region the audit's detectors find is unchanged. Frame 0 with the faces blurred: none is."""
+    blurred = party[0].copy()
+    for b in party_faces:
+        obscure(blurred, b, "blur")
+    outputs = {0: blurred, 45: party[1], 89: party[2]}
+    for idx, image in outputs.items():
+        ok = cv2.imwrite(
+            str(tmp_path / f"{idx:06d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
+        )
+        assert ok
+    job = AuditJob(
+        "party",
+        0,
+        str(videos / "party_640x480.mp4"),
+        "video",
+        {i: f"{i:06d}.jpg" for i in outputs},
+        tmp_path,
+        ("dlib_hog", "mtcnn"),
+    )
+    audited = audit_clip(job)
+    for idx, frame in sorted(audited.frames.items()):
+        print(idx, frame.regions, frame.unchanged, np.round(frame.mads, 2).tolist())
+    assert set(audited.frames) == set(outputs)
+    assert audited.frames[0].unchanged == 0
+    for idx in (45, 89):
+        frame = audited.frames[idx]
+        assert frame.unchanged >= PARTY_CLEAR_FACES and frame.unchanged + frame.unconfirmed == frame.regions
+        assert max(frame.mads) < UNCHANGED_MAD
+    # the threshold sits between JPEG's noise and the smallest change obscuring makes
+    for b in party_faces:
+        assert region_mad(party[0], blurred, b) > 2 * UNCHANGED_MAD
+
+
+def test_audit_counts_an_untouched_hand_as_unconfirmed_not_as_a_face(videos):
+    """party_short.webm frame 6 with every face MTCNN is sure of filled: the audit's low-threshold MTCNN still calls
+    the hand holding a glass a face (the regions left as they were), and a second look (a sure score, dlib's CNN)
+    does not, so it is counted unconfirmed, not as a leak."""
+    original = next(f for i, f in enumerate(iter_frames(videos / "party_short.webm", "video")) if i == 6)
+    boxes, probs = mtcnn(20, (0.6, 0.7, 0.7)).detect(original)
+    filled = original.copy()
+    faces = [b for b, p in zip(boxes, probs) if p >= 0.99]
+    for b in faces:
+        obscure(filled, tuple(float(v) for v in b), "fill")
+    result = audit_frame(original, filled, ("dlib_hog", "mtcnn"))
+    print(len(faces), result)
+    assert len(faces) >= 4 and result.unchanged == 0 and result.unconfirmed >= 1
+
+
+def test_audit_bad_input_is_one_line(tmp_path, videos, party):
+    with pytest.raises(ValueError, match="unknown audit detector 'hog'"):
+        detect(party[0], ("hog",))
+    with pytest.raises(ValueError, match="frames differ in size"):
+        region_mad(party[0], party[0][:10], (0, 0, 5, 5))
+    job = AuditJob("party", 0, str(videos / "party_640x480.mp4"), "video", {500: "x.jpg"}, tmp_path, ("dlib_hog",))
+    with pytest.raises(InputError, match="has no frame 500 that gate passed"):
+        audit_clip(job)
+    cv2.imwrite(str(tmp_path / "small.jpg"), np.zeros((10, 10, 3), np.uint8))
+    job = AuditJob("party", 0, str(videos / "party_640x480.mp4"), "video", {0: "small.jpg"}, tmp_path, ("dlib_hog",))
+    with pytest.raises(InputError, match="10x10 px, the original frame 0"):
+        audit_clip(job)
+    job = AuditJob("party", 0, str(tmp_path / "none.mp4"), "video", {0: "small.jpg"}, tmp_path, ("dlib_hog",))
+    with pytest.raises(InputError, match="cannot read the original clip"):
+        audit_clip(job)

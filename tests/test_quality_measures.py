@@ -21,10 +21,13 @@ from scipy.stats import pearsonr
 from facecast.faces.clip_analysis import analyse_clip
 from facecast.faces.donor_images import image_faces
 from facecast.faces.stage import one_torch_thread
-from facecast.gate.expression import FEATURES, agreement, features
-from facecast.gate.fidelity import landmark_error, percentile_pass, refit, study_score
+from facecast.gate.expression import FEATURES, agreement, features, min_frames, pixel_scales
+from facecast.gate.fidelity import landmark_error, percentile_pass, study_score
+from facecast.gate.verdicts import clip_agreement, landmark_min_frames, verdicts
 from facecast.io.clips import iter_frames, read_image
+from facecast.models.recognition import refit
 from facecast.params import FacesParams, GateParams, SampleParams
+from facecast.reasons import GateReason
 from facecast.sample.stage import build_sample
 from facecast.sample.timeline import TRANSITION
 
@@ -341,3 +344,113 @@ def test_agreement_rejects_mismatched_series():
         agreement(a, a[:, :5])
     with pytest.raises(ValueError, match="original must be"):
         agreement(a.ravel(), a)
+
+
+# -- per-track series: expression and landmark percentile within one face over time ----------------------------------
+
+
+def test_min_frames_is_where_a_correlation_at_the_threshold_becomes_significant():
+    assert min_frames(0.5) == 12 and min_frames(0.7) == 7 and min_frames(0.0) == 3 and min_frames(1.0) == 3
+    for r, n in ((0.5, 12), (0.7, 7), (0.3, min_frames(0.3))):  # one frame fewer and the t-test fails at 5 %
+        assert pearson_significant(r, n) and not pearson_significant(r, n - 1)
+    with pytest.raises(ValueError, match=r"min_pcc must be a correlation in \[-1, 1\], got 1.5"):
+        min_frames(1.5)
+
+
+def pearson_significant(r: float, n: int) -> bool:
+    from scipy.stats import t
+
+    return r * np.sqrt(n - 2) / np.sqrt(1 - r * r) >= t.ppf(0.95, n - 2)
+
+
+def gate_rows(
+    clip_frames, stage_rows, refitted, track: int, frames: list[int], reverse: bool = False, scale: float = 1.0
+) -> list[dict]:
+    """gates rows of one real face series: the stage's landmarks as the original, the re-fit as the swapped face
+    (time-reversed when ``reverse``), the landmark error between them; ``scale`` shrinks both faces (the
+    features are the same, their movement in pixels is not)."""
+    order = frames[::-1] if reverse else frames
+    out = []
+    for idx, shown in zip(frames, order):
+        original, swapped = row_points(stage_rows.loc[idx]) * scale, refitted[shown] * scale
+        row = {
+            "clip_id": "c",
+            "variant": 0,
+            "frame_idx": idx,
+            "track_id": track,
+            "swap_status": "swapped",
+            "deid_distance": 0.9,
+            "reid_rank": 5,
+            "identity_distance": 0.4,
+            "nearest_other_distance": 0.8,
+            "landmark_error": landmark_error(swapped, original),
+            "expression_px": list(pixel_scales(original)),
+        }
+        for name, o, s in zip(FEATURES, features(original), features(swapped)):
+            row[f"original_{name}"], row[f"swapped_{name}"] = o, s
+        out.append(row)
+    return out
+
+
+def test_expression_and_landmarks_are_judged_per_track_over_time(clip, refitted):
+    """Three faces share the frames of one clip: a faithful series, the same series time-reversed (its expression is
+    not kept), and a 3-frame one. Each is judged on its own series: the faithful face passes although a face beside it
+    fails, the short one is not measurable and rejects nothing by itself."""
+    frames, stage_rows, _ = clip
+    everything = sorted(refitted)
+    rows = pd.DataFrame(
+        gate_rows(frames, stage_rows, refitted, 0, everything)
+        + gate_rows(frames, stage_rows, refitted, 1, everything, reverse=True)
+        + gate_rows(frames, stage_rows, refitted, 2, everything[:3])
+    )
+    params = GateParams()
+    clips = pd.DataFrame(clip_agreement(rows, params.expression.min_pcc))
+    means = clips[clips.feature == "mean"].set_index("track_id", drop=False)
+    print(means[["track_id", "pcc", "frames", "status"]].to_string())
+    assert means.loc[0].pcc > params.expression.min_pcc and means.loc[1].pcc < params.expression.min_pcc
+    assert means.loc[2].status == "not_measurable" and pd.isna(means.loc[2].pcc)
+    clip_mean = clips[(clips.feature == "mean") & clips.track_id.isna()].iloc[0]
+    assert clip_mean.pcc == pytest.approx((means.loc[0].pcc + means.loc[1].pcc) / 2)
+    assert clip_mean.frames == 2 * len(everything) + 3
+
+    judged, landmark_counts = verdicts(rows, {}, clips.to_dict("records"), params)
+    kinds = judged.groupby("track_id").reason_kinds.agg(lambda ks: {k for k_ in ks for k in k_})
+    assert GateReason.EXPRESSION not in kinds[0] and GateReason.EXPRESSION not in kinds[2]
+    assert (judged[judged.track_id == 1].reason_kinds.map(lambda ks: GateReason.EXPRESSION in ks)).all()
+    # the percentile needs 20 frames at 95: the 23-frame series are judged by it, the 3-frame one by the cap only
+    assert len(everything) >= landmark_min_frames(params.landmarks.percentile) == 20
+    assert landmark_counts == {"series": 3, "percentile_applied": 2, "percentile_not_measurable": 1}
+    short = judged[judged.track_id == 2]
+    assert not any(k == GateReason.LANDMARKS for ks in short.reason_kinds for k in ks)
+    assert (short.landmark_error < params.landmarks.max_error).all()
+    # each face's fits are held against the percentile of its own errors, not the frame's other faces'
+    for track in (0, 1):
+        own = judged[judged.track_id == track]
+        cut = np.percentile(own.landmark_error, params.landmarks.percentile)
+        flagged = own.reason_kinds.map(lambda ks: GateReason.LANDMARKS in ks)
+        assert (flagged == (own.landmark_error > cut)).all() and 1 <= flagged.sum() <= 2
+
+
+def test_expression_that_moves_less_than_a_pixel_is_not_judged(clip, refitted):
+    """The same faithful and time-reversed series as above, on faces shrunk until their expression moves by less than
+    min_signal_px: the correlation of fits that cannot resolve the movement says nothing, so neither is judged, and
+    gate_clips says why (signal_px). At full size every feature moves by more than a pixel and both are judged."""
+    frames, stage_rows, _ = clip
+    everything = sorted(refitted)
+    params = GateParams()
+    for scale, judged_features in ((1.0, len(FEATURES)), (0.05, 0)):
+        rows = pd.DataFrame(
+            gate_rows(frames, stage_rows, refitted, 0, everything, scale=scale)
+            + gate_rows(frames, stage_rows, refitted, 1, everything, reverse=True, scale=scale)
+        )
+        clips = pd.DataFrame(clip_agreement(rows, params.expression.min_pcc, params.expression.min_signal_px))
+        per_feature = clips[(clips.feature != "mean") & clips.track_id.notna()]
+        resolved = per_feature.signal_px >= params.expression.min_signal_px
+        assert (resolved == per_feature.pcc.notna()).all()
+        assert (per_feature.groupby("track_id").pcc.count() == judged_features).all()
+        judged, _ = verdicts(rows, {}, clips.to_dict("records"), params)
+        reversed_rejected = judged[judged.track_id == 1].reason_kinds.map(lambda ks: GateReason.EXPRESSION in ks)
+        assert reversed_rejected.all() == (judged_features > 0) and reversed_rejected.any() == (judged_features > 0)
+        if not judged_features:
+            means = clips[clips.feature == "mean"]
+            assert (means.status == "not_measurable").all() and means.pcc.isna().all()

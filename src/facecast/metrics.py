@@ -56,6 +56,20 @@ class CastMetrics(_Contract):
     categories: list[CategoryShare]
 
 
+class GateAudit(_Contract):
+    """The independent audit of the frames the gate passed (:mod:`facecast.gate.audit`)."""
+
+    detectors: list[str] = Field(min_length=1)
+    frames_scanned: int = Field(ge=0)
+    regions: int = Field(ge=0)  # face regions the detectors found in them
+    unchanged_regions: int = Field(ge=0)  # of those, left as they were in the original frame: leaks
+    frames_with_unchanged: int = Field(ge=0)  # frames holding one: rejected (reason ``audit``)
+    # unchanged regions no second look calls a face (MTCNN unsure, dlib's CNN finds none): not leaks, published;
+    # gates.parquet's audit_unconfirmed names their frames, the ones to look at by eye
+    unconfirmed_regions: int = Field(0, ge=0)
+    frames_with_unconfirmed: int = Field(0, ge=0)
+
+
 class GateMetrics(_Contract):
     """What ``manifest`` and ``report`` read of ``metrics/gates.json``."""
 
@@ -68,6 +82,7 @@ class GateMetrics(_Contract):
     expression_mean_pcc: float | None
     leaks_in_passed_frames: int = Field(ge=0)
     reject_reasons: dict[str, int]
+    audit: GateAudit | None = None  # the stage always writes it; None only in files written before the audit
 
 
 CONTRACTS: dict[str, type[_Contract]] = {"cast": CastMetrics, "gates": GateMetrics}

@@ -1,7 +1,8 @@
 """Landmark fidelity of a swapped face: re-fitted landmarks against the ones the render was driven with.
 
-* :func:`refit`: dlib's 68 points fitted again on the output image, inside a
-  face box, by the same predictor the faces stage uses;
+* :func:`facecast.models.recognition.refit` fits dlib's 68 points again on
+  the output image, inside a face box, by the same predictor the faces stage
+  uses;
 * :func:`landmark_error`: the mean point-to-point distance, in units of the
   reference's inter-ocular distance (eye centre to eye centre), so it reads
   the same on a 60 px face and a 600 px one;
@@ -18,44 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecast.geometry.landmarks import inter_ocular
-from facecast.models.landmarks import fit_shape
+from facecast.geometry.landmarks import checked_landmarks, inter_ocular
 
-N_POINTS = 68
 MIN_INTER_OCULAR = 1e-6  # px: below this the reference has no eye line to scale by
-
-
-def _box(box: tuple[float, float, float, float]) -> np.ndarray:
-    values = np.asarray(box, np.float64)
-    if values.shape != (4,) or not np.isfinite(values).all():
-        raise ValueError(f"box must be four finite numbers (x0, y0, x1, y1), got {box!r}")
-    if values[2] <= values[0] or values[3] <= values[1]:
-        raise ValueError(f"box must have x1 > x0 and y1 > y0, got {tuple(values.tolist())}")
-    return values
-
-
-def refit(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """dlib's 68 landmarks fitted on the RGB uint8 ``image`` inside ``box`` (x0, y0, x1, y1, px): (68, 2) float64.
-
-    The box is rounded to whole pixels, as the faces stage does, and may reach
-    past the image's edges; dlib's points are whole pixels."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"image must be an RGB uint8 array of shape (h, w, 3), got {got}")
-    if min(image.shape[:2]) == 0:
-        raise ValueError(f"image is empty: shape {image.shape}")
-    shape = fit_shape(np.ascontiguousarray(image), _box(box))
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-
-
-def checked_landmarks(points: np.ndarray, name: str) -> np.ndarray:
-    """``points`` as (68, 2) float64; ValueError naming ``name`` when the shape is wrong or a value is not finite."""
-    pts = np.asarray(points, np.float64)
-    if pts.shape != (N_POINTS, 2):
-        raise ValueError(f"{name} must be ({N_POINTS}, 2) landmarks, got shape {pts.shape}")
-    if not np.isfinite(pts).all():
-        raise ValueError(f"{name} holds non-finite coordinates")
-    return pts
 
 
 def eye_span(points: np.ndarray, name: str) -> float:

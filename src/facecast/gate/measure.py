@@ -7,10 +7,15 @@ Per face row of ``swaps.parquet`` whose frame was written:
   same box the faces stage fitted the original in;
 * from them, dlib's 128-D descriptor of the output face: its distance to the
   face's own original track centroid (``deid_distance``), to the nearest
-  original track centroid of the run (``nearest_original_distance``: any
-  person of the footage it could expose), the rank of the true original
-  among all track and donor centroids (``reid_rank``), and, when it was
-  swapped, to the cast identity;
+  original track centroid of the run (``nearest_original_distance``) and to
+  the nearest one that is not its own (``nearest_other_distance``: another
+  person of the footage it resembles, recorded, not a leak by itself), the
+  rank of the true original among all track and donor centroids
+  (``reid_rank``), and, when it was swapped, to the cast identity;
+* an obscured face is measured the same way when dlib's CNN detector still
+  finds a face in its region (:func:`facecast.gate.obscured.find_face`), in
+  the box it found; when it finds none, ``deid_status`` is
+  ``not_measurable`` and nothing else is measured;
 * for a swapped face, the re-fitted landmarks against the landmarks the
   render was driven with (``landmark_error``, ``landmark_score``), and the
   expression features of the original landmarks and of the re-fitted ones.
@@ -30,23 +35,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facecast.gate.deid import descriptor, distances, ranks
-from facecast.gate.expression import FEATURES, features
-from facecast.gate.fidelity import landmark_error, refit, study_score
+from facecast.gate.expression import FEATURES, features, pixel_scales
+from facecast.gate.fidelity import landmark_error, study_score
 from facecast.gate.leaks import unmatched
+from facecast.gate.obscured import find_face
 from facecast.models.centerface import LeakScanner
+from facecast.models.recognition import ReferenceGallery, descriptor, distances, ranks, refit
 
 MIN_BOX_PX = 8.0  # a detection smaller than this cannot be embedded meaningfully
-
-
-@dataclass(frozen=True)
-class ReferenceGallery:
-    """Every original track centroid and donor centroid of the run: who a face could be recognised as."""
-
-    names: list[str]  # "track <clip_id> <track_id>" (the first n_tracks rows), then "donor <donor_id>"
-    embeddings: np.ndarray  # (m, 128)
-    track_index: dict[tuple[str, int], int]  # (clip_id, track_id) -> row of its centroid
-    n_tracks: int  # rows 0..n_tracks-1 are the original tracks: the people a leak would expose
+MEASURED, NOT_MEASURABLE = "measured", "not_measurable"  # gates.deid_status
 
 
 @dataclass(frozen=True)
@@ -111,11 +108,17 @@ def _empty_row(job: MeasureJob, frame_idx: int, image: str | None, face: FaceRow
         "image": image,
         "deid_distance": None,
         "nearest_original_distance": None,
+        "nearest_other_distance": None,
+        "resembles_other": None,
+        "deid_status": None,
         "reid_rank": None,
         "identity_distance": None,
         "landmark_error": None,
         "landmark_score": None,
+        "expression_px": None,
         "leak_faces": None,
+        "audit_unchanged": None,
+        "audit_unconfirmed": None,
     }
     for name in FEATURES:
         row[f"original_{name}"] = None
@@ -125,8 +128,13 @@ def _empty_row(job: MeasureJob, frame_idx: int, image: str | None, face: FaceRow
 
 def _identify(job: MeasureJob, query: np.ndarray, track: tuple[str, int] | None) -> dict:
     near = distances(query[None], job.gallery.embeddings)[0]
-    out = {"nearest_original_distance": float(near[: job.gallery.n_tracks].min()) if job.gallery.n_tracks else None}
+    originals = near[: job.gallery.n_tracks]
     truth = job.gallery.track_index.get(track) if track is not None else None
+    others = np.delete(originals, truth) if truth is not None else originals
+    out = {
+        "nearest_original_distance": float(originals.min()) if len(originals) else None,
+        "nearest_other_distance": float(others.min()) if len(others) else None,
+    }
     if truth is not None:
         out["deid_distance"] = float(near[truth])
         out["reid_rank"] = int(ranks(query[None], job.gallery.embeddings, np.array([truth]))[0])
@@ -134,12 +142,23 @@ def _identify(job: MeasureJob, query: np.ndarray, track: tuple[str, int] | None)
 
 
 def _measure_face(job: MeasureJob, image: np.ndarray, row: dict, face: FaceRow) -> None:
+    row["deid_status"] = NOT_MEASURABLE
     box = face.box
     if box is None or min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX:
         return
+    if face.swap_status == "obscured":
+        found = find_face(image, box)
+        if found is None:  # nothing recognisable left in the region
+            return
+        box = found
     fitted = refit(image, box)
-    query = descriptor(image, fitted)
+    try:
+        query = descriptor(image, fitted)
+    except ValueError:  # the fitted points have no extent: no face to embed
+        return
     row.update(_identify(job, query, None if face.track_id is None else (job.clip_id, face.track_id)))
+    if row["deid_distance"] is not None:
+        row["deid_status"] = MEASURED
     if face.identity_id is not None and face.identity_id in job.identities:
         row["identity_distance"] = float(np.linalg.norm(query - job.identities[face.identity_id]))
     if face.swap_status == "swapped" and face.driven is not None:
@@ -149,6 +168,7 @@ def _measure_face(job: MeasureJob, image: np.ndarray, row: dict, face: FaceRow) 
             for name, o, s in zip(FEATURES, features(face.original), features(fitted)):
                 row[f"original_{name}"] = float(o)
                 row[f"swapped_{name}"] = float(s)
+            row["expression_px"] = [float(v) for v in pixel_scales(face.original)]
 
 
 def _scan(job: MeasureJob, image: np.ndarray, faces: list[FaceRow]) -> FrameLeaks:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facecast.gate.measure import ReferenceGallery
 from facecast.io.atomic import atomic_dir, atomic_file
+from facecast.models.recognition import ReferenceGallery
 
 SHARES = np.round(np.linspace(0.0, 1.0, 51), 4)
 

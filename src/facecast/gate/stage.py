@@ -1,12 +1,15 @@
 """Stage gate: every published face measured as de-identified and faithful; the rest rejected with reasons.
 
-Reads ``faces``, ``tracks``, ``donor_tracks``, ``swaps`` (data/interim),
-``identities`` (data/cast) and the frames in data/swapped; writes
-``data/interim/gates.parquet`` (one row per face per frame per variant, and
-per frame without a face), ``data/interim/gate_clips.parquet`` (expression
-agreement per clip), ``metrics/gates.json`` and the plot data in ``plots/``.
-The (clip, variant) pairs are measured in ``gate.workers`` processes, each
-loading dlib and CenterFace once; embeddings are the expensive part.
+Reads ``clips``, ``faces``, ``tracks``, ``donor_tracks``, ``swaps`` (data/interim),
+``identities`` (data/cast), the frames in data/swapped and, for the audit, the
+original clips; writes ``data/interim/gates.parquet`` (one row per face per
+frame per variant, and per frame without a face),
+``data/interim/gate_clips.parquet`` (expression agreement per track and per
+clip), ``metrics/gates.json`` and the plot data in ``plots/``. The (clip,
+variant) pairs are measured in ``gate.workers`` processes, each loading dlib
+and CenterFace once; embeddings are the expensive part. Then the frames that
+passed are audited (:mod:`facecast.gate.audit`) in a second pool, and a frame
+with a face region unchanged from the original is rejected.
 """
 
 from __future__ import annotations
@@ -21,31 +24,15 @@ import pandas as pd
 from facecast import tables
 from facecast.errors import InputError
 from facecast.executor import collect, process_pool
-from facecast.gate.measure import FaceRow, Measured, MeasureJob, ReferenceGallery, measure_clip
+from facecast.gate.audit import DETECTORS, Audited, AuditJob, audit_clip
+from facecast.gate.expression import min_frames
+from facecast.gate.measure import MEASURED, NOT_MEASURABLE, FaceRow, Measured, MeasureJob, measure_clip
 from facecast.gate.plots import write_plots
-from facecast.gate.verdicts import clip_agreement, verdicts
+from facecast.gate.verdicts import FrameKey, audit_reasons, clip_agreement, verdicts
 from facecast.io.atomic import write_json
 from facecast.metrics import check as check_metrics
+from facecast.models.recognition import ReferenceGallery, gallery
 from facecast.params import GateParams, Params
-
-
-def gallery(tracks: pd.DataFrame, donors: pd.DataFrame) -> ReferenceGallery:
-    names: list[str] = []
-    embeddings: list[np.ndarray] = []
-    index: dict = {}
-    for r in tracks.itertuples(index=False):
-        if r.embedding_centroid is not None:
-            index[(r.clip_id, int(r.track_id))] = len(names)
-            names.append(f"track {r.clip_id} {int(r.track_id)}")
-            embeddings.append(np.asarray(r.embedding_centroid, np.float64))
-    n_tracks = len(names)
-    for r in donors.itertuples(index=False):
-        if r.embedding_centroid is not None:
-            names.append(f"donor {r.donor_id}")
-            embeddings.append(np.asarray(r.embedding_centroid, np.float64))
-    if not embeddings:
-        raise InputError("no original track or donor has an embedding: nothing to measure de-identification against")
-    return ReferenceGallery(names, np.stack(embeddings), index, n_tracks)
 
 
 def _points(value) -> np.ndarray | None:
@@ -95,16 +82,52 @@ def _quantiles(values) -> dict | None:
     }
 
 
-def _metrics(rows: pd.DataFrame, clips: pd.DataFrame, wall: float) -> dict:
+def audit_jobs(rows: pd.DataFrame, clips: pd.DataFrame, swapped: Path, params: GateParams) -> list[AuditJob]:
+    """One job per (clip, variant) with frames every row of which passed: the frames the audit scans."""
+    if rows.empty:
+        return []
+    where = {r.clip_id: (str(r.path), str(r.kind)) for r in clips.itertuples(index=False)}
+    ok = rows.groupby(["clip_id", "variant", "frame_idx"]).agg(
+        passed=("status", lambda s: bool((s == "pass").all())), image=("image", "first")
+    )
+    out = []
+    for (clip_id, variant), g in ok[ok["passed"]].reset_index().groupby(["clip_id", "variant"], sort=True):
+        if clip_id not in where:
+            raise InputError(f"clips.parquet lacks clip {clip_id} that swaps.parquet names; run ingest again")
+        frames = {int(r.frame_idx): str(r.image) for r in g.itertuples(index=False) if isinstance(r.image, str)}
+        path, kind = where[clip_id]
+        out.append(AuditJob(clip_id, int(variant), path, kind, frames, swapped, tuple(params.audit.detectors)))
+    return out
+
+
+def _audit_metrics(results: list[Audited], params: GateParams) -> dict:
+    frames = [f for a in results for f in a.frames.values()]
+    return {
+        "detectors": [DETECTORS[d] for d in params.audit.detectors],
+        "frames_scanned": len(frames),
+        "regions": sum(f.regions for f in frames),
+        "unchanged_regions": sum(f.unchanged for f in frames),
+        "frames_with_unchanged": sum(1 for f in frames if f.unchanged),
+        "unconfirmed_regions": sum(f.unconfirmed for f in frames),
+        "frames_with_unconfirmed": sum(1 for f in frames if f.unconfirmed and not f.unchanged),
+    }
+
+
+def _metrics(rows: pd.DataFrame, clips: pd.DataFrame, extra: dict, wall: float) -> dict:
     faces = rows[rows["swap_status"].isin(["swapped", "obscured"])]
     swapped = rows[rows["swap_status"] == "swapped"]
-    frames = rows.groupby(["clip_id", "variant", "frame_idx"])["status"].agg(
-        lambda s: "pass" if (s == "pass").all() else "reject"
+    obscured = rows[rows["swap_status"] == "obscured"]
+    frames = rows.groupby(["clip_id", "variant", "frame_idx"]).agg(
+        status=("status", lambda s: "pass" if (s == "pass").all() else "reject"),
+        leak=("leak_faces", lambda s: bool((s.fillna(0) > 0).any())),
+        unchanged=("audit_unchanged", lambda s: bool((s.fillna(0) > 0).any())),
     )
-    passed = rows[rows["status"] == "pass"]
+    passed_frames = frames[frames["status"] == "pass"]
     reasons = Counter(str(kind) for kinds in rows["reason_kinds"] for kind in kinds)  # keys: gate.reasons' kinds
     ranks = swapped["reid_rank"].dropna()
-    means = clips[clips["feature"] == "mean"]["pcc"].dropna()
+    series = clips[(clips["feature"] == "mean") & clips["track_id"].notna()]
+    means = series["pcc"].dropna()
+    resembling = faces[faces["resembles_other"].fillna(False).astype(bool)]
     return {
         "faces": {
             "total": len(faces),
@@ -113,9 +136,29 @@ def _metrics(rows: pd.DataFrame, clips: pd.DataFrame, wall: float) -> dict:
         },
         "frames": {
             "total": len(frames),
-            "passed": int((frames == "pass").sum()),
-            "pass_rate": round(float((frames == "pass").mean()), 4) if len(frames) else None,
+            "passed": int((frames["status"] == "pass").sum()),
+            "pass_rate": round(float((frames["status"] == "pass").mean()), 4) if len(frames) else None,
         },
+        "obscured": {
+            "total": len(obscured),
+            "measured": int((obscured["deid_status"] == MEASURED).sum()),
+            "nothing_measurable": int((obscured["deid_status"] == NOT_MEASURABLE).sum()),
+            "passed": int((obscured["status"] == "pass").sum()),
+        },
+        "resembles_other": {
+            "faces": len(resembling),
+            "passed": int((resembling["status"] == "pass").sum()),
+            "rejected_for_it": int(reasons.get("resembles_other", 0)),
+            "nearest_other_distance": _quantiles(faces["nearest_other_distance"]),
+        },
+        "expression_series": {
+            "total": len(series),
+            "measured": int((series["status"] == "measured").sum()),
+            "not_measurable": int((series["status"] == "not_measurable").sum()),
+            "min_frames": extra["expression_min_frames"],
+        },
+        "landmark_series": extra["landmarks"],
+        "audit": extra["audit"],
         "reject_reasons": dict(sorted(reasons.items())),
         "deid_distance": _quantiles(swapped["deid_distance"]),
         "identity_distance": _quantiles(swapped["identity_distance"]),
@@ -123,7 +166,8 @@ def _metrics(rows: pd.DataFrame, clips: pd.DataFrame, wall: float) -> dict:
         "landmark_error": _quantiles(swapped["landmark_error"]),
         "landmark_score": _quantiles(swapped["landmark_score"]),
         "expression_mean_pcc": round(float(means.mean()), 4) if len(means) else None,
-        "leaks_in_passed_frames": int((passed["leak_faces"].fillna(0) > 0).sum()),
+        # frames published although the leak scan or the audit found something in them: 0 unless a check is broken
+        "leaks_in_passed_frames": int((passed_frames["leak"] | passed_frames["unchanged"]).sum()),
         "wall_s": round(wall, 3),
         "frames_per_s": round(len(frames) / wall, 2) if wall > 0 else None,
     }
@@ -151,13 +195,31 @@ def gate(params: GateParams, interim: Path, cast_dir: Path, swapped: Path, metri
     leaks = {(j.clip_id, j.variant, f): v for j, m in zip(work, results) for f, v in m.leaks.items()}
     if rows.empty:
         rows = tables.empty("gates").to_pandas()
-    clips = clip_agreement(rows)
-    rows = verdicts(rows, leaks, clips, params)
+    clips = clip_agreement(rows, params.expression.min_pcc, params.expression.min_signal_px)
+    rows, landmark_counts = verdicts(rows, leaks, clips, params)
+    audits = audit_jobs(rows, tables.read_df("clips", interim), swapped, params)
+    with process_pool(min(params.workers, max(1, len(audits)))) as pool:
+        if pool is None:
+            audited: list[Audited] = [audit_clip(j) for j in audits]
+        else:
+            audited = collect([pool.submit(audit_clip, j) for j in audits], "gate", "audit of clip")
+    unchanged: dict[FrameKey, int] = {
+        (a.clip_id, a.variant, f): v.unchanged for a in audited for f, v in a.frames.items()
+    }
+    unconfirmed: dict[FrameKey, int] = {
+        (a.clip_id, a.variant, f): v.unconfirmed for a in audited for f, v in a.frames.items()
+    }
+    rows = audit_reasons(rows, unchanged, unconfirmed)
     tables.write("gates", rows, interim)
     tables.write("gate_clips", clips, interim)
     clip_table = tables.read_df("gate_clips", interim)
     write_plots(rows, faces, gal, ids, swaps, plots)
-    result = _metrics(rows, clip_table, time.perf_counter() - start)
+    extra = {
+        "expression_min_frames": min_frames(params.expression.min_pcc),
+        "landmarks": landmark_counts,
+        "audit": _audit_metrics(audited, params),
+    }
+    result = _metrics(rows, clip_table, extra, time.perf_counter() - start)
     write_json(metrics, check_metrics("gates", result))
     return result
 

@@ -88,3 +88,13 @@ def frontality(landmarks: np.ndarray) -> float:
     roll = abs(right[1] - left[1]) / span
     mouth = float(np.linalg.norm(pts[66] - pts[62])) / span
     return yaw + roll + mouth
+
+
+def checked_landmarks(points: np.ndarray, name: str) -> np.ndarray:
+    """``points`` as (68, 2) float64; ValueError naming ``name`` when the shape is wrong or a value is not finite."""
+    pts = np.asarray(points, np.float64)
+    if pts.shape != (N_POINTS, 2):
+        raise ValueError(f"{name} must be ({N_POINTS}, 2) landmarks, got shape {pts.shape}")
+    if not np.isfinite(pts).all():
+        raise ValueError(f"{name} holds non-finite coordinates")
+    return pts

@@ -10,12 +10,17 @@ chip padding 0.25), so they compare directly with the stored embeddings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dlib
 import numpy as np
+import pandas as pd
 from scipy.spatial.distance import cdist
 
-from facecast.gate.fidelity import checked_landmarks
+from facecast.errors import InputError
+from facecast.geometry.landmarks import checked_landmarks
 from facecast.io.clips import check_rgb
+from facecast.models.landmarks import fit_shape
 from facecast.models.loaders import face_encoder
 from facecast.tables import EMBEDDING_DIM
 
@@ -82,3 +87,56 @@ def ranks(queries: np.ndarray, gallery: np.ndarray, truth: np.ndarray) -> np.nda
         raise ValueError(f"truth: index {bad} is outside the gallery of {d.shape[1]} entries")
     own = d[np.arange(len(t)), t]
     return 1 + (d < own[:, None]).sum(axis=1).astype(np.int64)
+
+
+def _box(box: tuple[float, float, float, float]) -> np.ndarray:
+    values = np.asarray(box, np.float64)
+    if values.shape != (4,) or not np.isfinite(values).all():
+        raise ValueError(f"box must be four finite numbers (x0, y0, x1, y1), got {box!r}")
+    if values[2] <= values[0] or values[3] <= values[1]:
+        raise ValueError(f"box must have x1 > x0 and y1 > y0, got {tuple(values.tolist())}")
+    return values
+
+
+def refit(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """dlib's 68 landmarks fitted on the RGB uint8 ``image`` inside ``box`` (x0, y0, x1, y1, px): (68, 2) float64.
+
+    The box is rounded to whole pixels, as the faces stage does, and may reach
+    past the image's edges; dlib's points are whole pixels."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"image must be an RGB uint8 array of shape (h, w, 3), got {got}")
+    if min(image.shape[:2]) == 0:
+        raise ValueError(f"image is empty: shape {image.shape}")
+    shape = fit_shape(np.ascontiguousarray(image), _box(box))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ReferenceGallery:
+    """Every original track centroid and donor centroid of the run: who a face could be recognised as."""
+
+    names: list[str]  # "track <clip_id> <track_id>" (the first n_tracks rows), then "donor <donor_id>"
+    embeddings: np.ndarray  # (m, 128)
+    track_index: dict[tuple[str, int], int]  # (clip_id, track_id) -> row of its centroid
+    n_tracks: int  # rows 0..n_tracks-1 are the original tracks: the people a leak would expose
+
+
+def gallery(tracks: pd.DataFrame, donors: pd.DataFrame) -> ReferenceGallery:
+    """The gallery of every original track centroid (``tracks``) and donor centroid (``donor_tracks``)."""
+    names: list[str] = []
+    embeddings: list[np.ndarray] = []
+    index: dict = {}
+    for r in tracks.itertuples(index=False):
+        if r.embedding_centroid is not None:
+            index[(r.clip_id, int(r.track_id))] = len(names)
+            names.append(f"track {r.clip_id} {int(r.track_id)}")
+            embeddings.append(np.asarray(r.embedding_centroid, np.float64))
+    n_tracks = len(names)
+    for r in donors.itertuples(index=False):
+        if r.embedding_centroid is not None:
+            names.append(f"donor {r.donor_id}")
+            embeddings.append(np.asarray(r.embedding_centroid, np.float64))
+    if not embeddings:
+        raise InputError("no original track or donor has an embedding: nothing to measure de-identification against")
+    return ReferenceGallery(names, np.stack(embeddings), index, n_tracks)
