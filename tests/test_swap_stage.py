@@ -8,7 +8,8 @@ from its frames are added before ingest so that the real faces stage finds real 
   face's landmark box) over the left cheek and chin in frames 2-4, the open inner mouth tinted green at
   its own lightness (so dlib fits the same lips as on the teeth), and three black frames appended;
 * ``tiny``: P001's face shrunk to about 28 px in a 160x120 frame (below faces.min_landmark_size);
-* ``pair``: P001 and P003 side by side, each cropped to 240 px wide.
+* ``pair``: P001 and P003 side by side, each cropped to 240 px wide;
+* ``photos``: a folder of three photographs of P001 of different sizes (ingest calls it stills).
 
 The donor gallery keeps one portrait per donor (as in test_cast_stage) and cast makes two identities. The
 casting plan is the cast stage's, except for ``pair``, which is written here so that its two tracks get
@@ -33,6 +34,7 @@ from facecast import tables
 from facecast.cast.stage import cast
 from facecast.errors import InputError
 from facecast.faces.stage import analyse
+from facecast.gate.audit import UNCHANGED_MAD, region_mad
 from facecast.geometry.landmarks import inter_ocular, mouth_gap
 from facecast.geometry.outline import contour
 from facecast.ingest.stage import ingest
@@ -66,6 +68,7 @@ BLACK = 3  # black frames appended to `edited`
 GREEN_AB = (-60.0, 50.0)  # CIE a*, b* the open inner mouth is tinted to (its L* kept): far from any skin or lip
 TINY_SCALE = 0.16  # P001's ~185 px face -> ~28 px
 DEID = 0.6  # dlib's same-person threshold
+PHOTO_SCALES = (1.0, 0.75, 0.5)  # the three photographs of `photos`: 480x360, 360x270 and 240x180
 
 
 @dataclass
@@ -184,13 +187,18 @@ def built(tmp_path_factory, videos) -> Built:
     write_clip(clips / "edited.mp4", edited)
     write_clip(clips / "tiny.mp4", tiny_frames(p1))
     write_clip(clips / "pair.mp4", pair_frames(p1, p3))
+    (clips / "photos").mkdir()
+    for n, (frame, scale) in enumerate(zip((p1[0], p1[len(p1) // 2], p1[-1]), PHOTO_SCALES)):
+        photo = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        assert cv2.imwrite(str(clips / "photos" / f"{n:03d}.png"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     subjects = pd.read_csv(sample / "subjects.csv")
-    extra = pd.DataFrame({"clip": ["edited", "tiny"], "subject_id": ["P001", "P001"]})
+    extra = pd.DataFrame({"clip": ["edited", "tiny", "photos"], "subject_id": ["P001", "P001", "P001"]})
     pd.concat([subjects, extra]).to_csv(sample / "subjects.csv", index=False)
 
     interim = root / "interim"
     ingest(sample, IngestParams(), interim, root / "metrics" / "ingest.json")
-    analyse(sample / "donors", FacesParams(workers=1), interim, root / "metrics" / "faces.json")
+    # pad_frames 0: the black frames appended to `edited` stay frames without a face (padding would cover them)
+    analyse(sample / "donors", FacesParams(workers=1, pad_frames=0), interim, root / "metrics" / "faces.json")
     cast(sample / "donors", CAST, SEED, interim, root / "cast", root / "metrics" / "cast.json")
 
     identities = tables.read_df("identities", root / "cast" / "identities.parquet")
@@ -203,6 +211,7 @@ def built(tmp_path_factory, videos) -> Built:
     tables.write("casting", pair_plan(casting, faces, ok), plan / "casting.parquet")
 
     decoded = {c: read_clip(clips / f"{c}.mp4") for c in ("P001_expressions", "edited", "tiny", "pair")}
+    decoded["photos"] = list(iter_frames(clips / "photos", "images"))
     return Built(root, interim, plan, decoded, patches, green)
 
 
@@ -312,17 +321,19 @@ def test_tables_images_previews_and_metrics_agree(built, main):
     assert with_face[tiny].reason_kind.eq(SwapReason.TOO_SMALL).all()
     assert with_face[tiny].reason_detail.str.fullmatch(r"face \d+ px high, under \d+ px").all()
 
-    # one JPEG per frame, at its place, at the frame's size; nothing else in the folders
+    # one JPEG per frame, at its place, at the frame's own size (the photographs' differ); nothing else
+    assert clips.stills.to_dict() == {c: c == "photos" for c in clips.index}
     assert swaps.groupby(["clip_id", "frame_idx"]).image.nunique().eq(1).all()
     per_frame = swaps.drop_duplicates(["clip_id", "frame_idx"])
     assert len(per_frame) == len(frames)
     for row in per_frame.itertuples():
         assert row.image == f"{row.clip_id}__v0/{row.frame_idx:06d}.jpg"
-        assert read_rgb(out / row.image).shape == (clips.loc[row.clip_id, "height"], clips.loc[row.clip_id, "width"], 3)
+        assert read_rgb(out / row.image).shape == built.frames[row.clip_id][row.frame_idx].shape
+    assert [built.frames["photos"][i].shape[1] for i in range(3)] == [480, 360, 240]
     written = sorted(str(p.relative_to(out)) for p in out.glob("*__v*/*"))
     assert written == sorted(per_frame.image)
 
-    # the mp4 previews decode to the clips' frame counts
+    # the mp4 previews decode to the clips' frame counts (the smaller photograph fitted into the first's size)
     for clip_id, clip in clips.iterrows():
         preview = read_clip(out / "previews" / f"{clip_id}__v0.mp4")
         assert len(preview) == clip.n_frames and preview[0].shape[:2] == (clip.height, clip.width)
@@ -564,6 +575,21 @@ def test_drop_frame_writes_no_frame_with_a_problem_face(built, dropped):
 
 
 # 9 -------------------------------------------------------------------------------------------------------
+
+
+def test_every_photograph_of_a_stills_folder_is_searched_and_recast(built, main):
+    """Three photographs of one person, of three sizes: each has its face found, swapped or obscured with a reason,
+    and written at its own size with no face region left as it was (the audit's measure)."""
+    out, _, swaps = main
+    rows = clip_rows(swaps, "photos")
+    assert sorted(rows.frame_idx) == [0, 1, 2]  # one face in each, none followed from one photograph to the next
+    assert rows.status.isin(["swapped", "obscured"]).all()
+    assert rows[rows.status == "obscured"].reason_kind.notna().all()
+    for row in rows.itertuples():
+        original = built.frames["photos"][row.frame_idx]
+        written = read_rgb(out / row.image)
+        box = (row.bbox_x0, row.bbox_y0, row.bbox_x1, row.bbox_y1)
+        assert written.shape == original.shape and region_mad(original, written, box) > 2 * UNCHANGED_MAD
 
 
 def test_frame_without_face_is_written_unchanged(built, main):

@@ -20,6 +20,7 @@ class SwapReason(StrEnum):
     TOO_TURNED = "too_turned"  # yaw or pitch beyond swap.max_yaw_deg / swap.max_pitch_deg
     UNCASTABLE = "uncastable"  # no identity plays its track (in this variant)
     RENDER_FAILED = "render_failed"  # the render raised; the detail is the error's first line
+    NOT_DEIDENTIFIED = "not_deidentified"  # rendered, but still its own person by dlib (swap.verify)
     FRAME_DROPPED = "frame dropped"  # fallback drop_frame: another face of the frame could not be swapped
 
 
@@ -31,7 +32,11 @@ class GateReason(StrEnum):
     IDENTITY = "identity"  # too far from the cast identity
     LANDMARKS = "landmarks"  # landmark error above the clip's percentile or the cap, or not measurable
     EXPRESSION = "expression"  # the clip's mean expression PCC is too low
-    LEAK = "leak"  # an unswapped face in the frame, or a face of the frame near any original
+    LEAK = "leak"  # an unswapped face in the frame, or a face of the frame recognisably its own original person
+    RESEMBLES_OTHER = (
+        "resembles_other"  # a face near ANOTHER original person (only with leaks.reject_resembling_others)
+    )
+    AUDIT = "audit"  # the independent audit found a face region of the frame unchanged from the original
 
 
 # Why an augmented copy was skipped (augment.parquet).

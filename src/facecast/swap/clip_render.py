@@ -45,6 +45,7 @@ from facecast.swap.identity import IdentityFace
 from facecast.swap.occlusion import OcclusionModel
 from facecast.swap.render import RenderError, crop_box, render_face
 from facecast.swap.shape import TrackShape
+from facecast.swap.verify import Verifier
 from facecast.tables import Reason, reason_text
 
 LANDMARK_PAD = 0.25  # skin statistics are read in a crop this much larger than the landmarks' extent
@@ -59,6 +60,7 @@ class RenderJob:
     width: int
     height: int
     n_frames: int
+    stills: bool = False  # separate photographs (clips.stills): sizes may differ, consecutive frames are unrelated
 
 
 @dataclass
@@ -91,6 +93,20 @@ class Flicker:
         self.swapped += float(np.abs(_grey(after[y0:y1, x0:x1]) - _grey(before[y0:y1, x0:x1])).mean())
         self.original += float(np.abs(_grey(now[y0:y1, x0:x1]) - _grey(was[y0:y1, x0:x1])).mean())
         self.pairs += 1
+
+
+def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` as a ``width`` x ``height`` frame: as it is when it has that size, else scaled to fit inside it,
+    centred on black (a preview of photographs of different sizes; a video writer drops frames of any other size)."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = min(width / w, height / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    out = np.zeros((height, width, 3), image.dtype)
+    x, y = (width - nw) // 2, (height - nh) // 2
+    out[y : y + nh, x : x + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -191,8 +207,10 @@ class ClipSwapper:
         identities: dict[str, IdentityFace],
         variants: list[int],
         params: SwapParams,
+        verifier: Verifier | None = None,
     ):
         self.job = job
+        self.verifier = verifier  # swap.verify: every swapped face measured as the gate will
         self.casting = casting
         self.identities = identities
         self.variants = variants
@@ -277,15 +295,46 @@ class ClipSwapper:
                         mouth_kept=done.mouth_kept,
                     )
             if problem is not None:
-                row.update(status="obscured", **_reason_columns(problem))
-                if self.params.fallback != "drop_frame":
-                    row["box"] = fallback.obscure(out, f.box, self.params.fallback)
-                else:
-                    row["box"] = None
+                self._obscure(out, row, f.box, problem)
             rows.append(row)
+        if self.verifier is not None:
+            self._verify(n, out, rows)
         if self.params.fallback == "drop_frame" and any(r["status"] == "obscured" for r in rows):
             return None, _dropped(rows)
         return out, rows
+
+    def _verify(self, n: int, out: np.ndarray, rows: list[dict]) -> None:
+        """Obscure every swapped face of ``out`` still recognisable as its own person, measured on the JPEG the frame
+        will be written as (the pixels the gate reads), again after each change until none is."""
+        assert self.verifier is not None
+        changed = True
+        while changed:
+            changed = False
+            seen = self._as_written(out)
+            for f, row in zip(self.by_frame.get(n, []), rows):
+                if row["status"] != "swapped":
+                    continue
+                problem = self.verifier.problem(seen, f.box, f.track_id)
+                if problem is not None:
+                    row.update(identity_id=None, landmarks=None, occluded_share=None, mouth_kept=None)
+                    self._obscure(out, row, f.box, problem)
+                    changed = True
+
+    def _as_written(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (RGB) as it reads back from the JPEG :meth:`_render` writes of it."""
+        ok, data = cv2.imencode(
+            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.params.jpeg_quality]
+        )
+        if not ok:
+            raise OSError("a swapped frame could not be encoded as JPEG")
+        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def _obscure(self, out: np.ndarray, row: dict, box, problem: Reason) -> None:
+        row.update(status="obscured", **_reason_columns(problem))
+        if self.params.fallback != "drop_frame":
+            row["box"] = fallback.obscure(out, box, self.params.fallback)
+        else:
+            row["box"] = None
 
     def _render(
         self, n: int, frame: np.ndarray, out_dir: Path
@@ -348,8 +397,8 @@ class ClipSwapper:
             rows.extend(frame_rows)
             for v, image in images.items():
                 if image is not None and v in writers:
-                    writers[v].write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-                before = previous[1].get(v) if previous is not None else None
+                    writers[v].write(cv2.cvtColor(fit(image, self.job.width, self.job.height), cv2.COLOR_RGB2BGR))
+                before = previous[1].get(v) if previous is not None and not self.job.stills else None
                 if previous is not None and image is not None and before is not None:
                     for r in frame_rows:
                         if r["variant"] == v and r["status"] == "swapped":

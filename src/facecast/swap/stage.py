@@ -20,9 +20,13 @@ import pandas as pd
 from facecast import tables
 from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
-from facecast.params import Params, SwapParams
+from facecast.models.recognition import gallery
+from facecast.params import GateDeidParams, Params, SwapParams
 from facecast.swap.clip_render import ClipSwapper, Flicker, RenderJob
 from facecast.swap.identity import IdentityFace, load_identity
+from facecast.swap.verify import Verifier
+
+DEID_DISTANCE = GateDeidParams().min_distance  # the default of gate.deid.min_distance
 
 
 def _casting(
@@ -67,6 +71,7 @@ def _jobs(interim: Path) -> list[RenderJob]:
             int(r.width),
             int(r.height),
             int(counts.get(r.clip_id, 0)),
+            bool(r.stills) if pd.notna(r.stills) else False,
         )
         for r in ok.itertuples(index=False)
     ]
@@ -126,11 +131,20 @@ def _metrics(rows: pd.DataFrame, faces: pd.DataFrame, flicker: Flicker, n_frames
     }
 
 
-def swap(params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: Path) -> dict:
-    """Run the stage; returns the metrics it wrote."""
+def swap(
+    params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: Path, min_distance: float = DEID_DISTANCE
+) -> dict:
+    """Run the stage; returns the metrics it wrote. ``min_distance``: ``gate.deid.min_distance``, what
+    ``swap.verify`` holds every swapped face to."""
     start = time.perf_counter()
     jobs = _jobs(interim)
     faces = tables.read_df("faces", interim)
+    reference = None
+    if params.verify:
+        tracks = tables.read_df("tracks", interim)
+        donors = tables.read_df("donor_tracks", interim)
+        if tracks["embedding_centroid"].notna().any():  # else no track can be recognised: nothing to verify
+            reference = gallery(tracks, donors)
     casting = tables.read_df("casting", cast_dir)
     identity_rows = tables.read_df("identities", cast_dir)
     plan = _casting(casting, identity_rows)
@@ -142,8 +156,15 @@ def swap(params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: 
     total = Flicker()
     with atomic_dir(out) as tmp:
         for job in jobs:
+            verifier = None if reference is None else Verifier(reference, job.clip_id, min_distance)
             swapper = ClipSwapper(
-                job, by_clip.get(job.clip_id, faces.iloc[:0]), plan.get(job.clip_id, {}), identities, variants, params
+                job,
+                by_clip.get(job.clip_id, faces.iloc[:0]),
+                plan.get(job.clip_id, {}),
+                identities,
+                variants,
+                params,
+                verifier,
             )
             rows.extend(swapper.run(tmp, tmp / "previews" if params.preview else None))
             for f in swapper.flicker.values():
@@ -159,11 +180,16 @@ def swap(params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: 
     return result
 
 
-SECTIONS = ("swap",)  # the sections of params.yaml this stage reads (and seed)
+SECTIONS = ("swap", "gate")  # the sections of params.yaml this stage reads (and seed): gate for deid.min_distance
 
 
 def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
     return swap(
-        p.swap, interim=tables.INTERIM, cast_dir=tables.CAST, out=tables.SWAPPED, metrics=tables.METRICS / "swap.json"
+        p.swap,
+        interim=tables.INTERIM,
+        cast_dir=tables.CAST,
+        out=tables.SWAPPED,
+        metrics=tables.METRICS / "swap.json",
+        min_distance=p.gate.deid.min_distance,
     )
