@@ -184,7 +184,16 @@ def tree(tmp_path_factory) -> Path:
         for feature in (*FEATURES, "mean"):
             pcc = 0.31 if clip == "P003_expressions" else 0.8
             gate_clips.append(
-                row_of("gate_clips", clip_id=clip, variant=0, feature=feature, pcc=pcc, rmse=0.02, frames=count)
+                row_of(
+                    "gate_clips",
+                    clip_id=clip,
+                    variant=0,
+                    feature=feature,
+                    pcc=pcc,
+                    rmse=0.02,
+                    frames=count,
+                    status="measured",
+                )
             )
     rejects.append(
         row_of(

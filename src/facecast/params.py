@@ -61,6 +61,14 @@ class IngestParams(Section):
         description="frame rate given to clips that are folders of images (they carry none), and to videos "
         "whose container reports none (recorded as a 'no_fps' issue); frame timestamps are frame_idx / fps",
     )
+    stills: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="whether an image-folder clip is a set of separate photographs (stills: the faces stage "
+        "searches every image and follows no face from one image to the next) rather than a sequence: 'auto' "
+        "decides per folder (its images differ in size, or optical flow follows fewer than half of the points "
+        "between most consecutive images), 'always', 'never' (a folder whose image size changes is then "
+        "unreadable); videos are always sequences",
+    )
 
 
 class FacesParams(Section):
@@ -71,7 +79,43 @@ class FacesParams(Section):
     thresholds: tuple[float, float, float] = Field(
         (0.6, 0.7, 0.7), strict=False, description="MTCNN P-, R-, O-net thresholds, each in (0, 1)"
     )
-    min_det_score: float = Field(0.9, ge=0.0, le=1.0, description="detections below this score are discarded")
+    min_det_score: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="an MTCNN detection at or above this score is a face to swap (landmarks fitted); a region found "
+        "only below it (or only by another detector) is kept box-only and obscured",
+    )
+    detectors: tuple[Literal["mtcnn", "centerface", "dlib_hog"], ...] = Field(
+        ("mtcnn", "centerface"),
+        strict=False,
+        min_length=1,
+        description="detectors run on each detector frame: every region any of them finds at its low threshold "
+        "becomes a face row (tracked); mtcnn must be one of them (it decides swap vs obscure)",
+    )
+    low_threshold: float = Field(
+        0.7,
+        gt=0.0,
+        le=1.0,
+        description="MTCNN score from which a region becomes a face row; below min_det_score it is obscured",
+    )
+    centerface_threshold: float = Field(
+        0.5, gt=0.0, lt=1.0, description="CenterFace score from which a region becomes a face row (obscured)"
+    )
+    upscale: int = Field(
+        1,
+        ge=1,
+        le=4,
+        description="MTCNN searches each clip frame enlarged this many times (2: faces down to min_face_size / 2 px "
+        "are found, at about 2 times the detector's cost); 1: as it is",
+    )
+    pad_frames: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="frames before a track's first face and after its last given its nearest box (obscured), so "
+        "a face that appears or leaves between detector frames is still covered",
+    )
     detect_every: int = Field(5, ge=1, le=100, description="run the detector on every n-th frame, track in between")
     embed_every: int = Field(5, ge=1, le=100, description="compute the 128-D embedding on every n-th frame of a track")
     min_landmark_size: int = Field(
@@ -90,6 +134,26 @@ class FacesParams(Section):
         le=8192,
         description="donor images larger than this (longer side, px) are searched for faces at this size",
     )
+
+    @field_validator("detectors", mode="before")
+    @classmethod
+    def _detector_list(cls, value: Any) -> Any:
+        # YAML gives a list of names; mtcnn decides which regions are swapped, so it is always there.
+        if not isinstance(value, (list, tuple)) or any(not isinstance(v, str) for v in value):
+            raise ValueError("expected a list of detector names (mtcnn, centerface, dlib_hog)")
+        if "mtcnn" not in value:
+            raise ValueError("mtcnn must be one of the detectors (its score decides swap vs obscure)")
+        if len(set(value)) != len(value):
+            raise ValueError("a detector is named twice")
+        return tuple(value)
+
+    @field_validator("low_threshold")
+    @classmethod
+    def _low_not_above_high(cls, value: float, info: ValidationInfo) -> float:
+        high = info.data.get("min_det_score")
+        if high is not None and value > high:
+            raise ValueError(f"low_threshold {value:g} is above min_det_score {high:g}")
+        return value
 
     @field_validator("thresholds", mode="before")
     @classmethod
@@ -270,10 +334,14 @@ class SwapParams(Section):
         "cloning (OpenCV seamlessClone), whose edge takes the frame's colour (hair or background at the forehead "
         "can grey the face)",
     )
-    fallback: Literal["blur", "pixelate", "solid", "drop_frame"] = Field(
-        "blur",
-        description="what a face that cannot be swapped well gets: blur, pixelate or solid over its head "
-        "(per face, recorded with the reason), or drop_frame: the whole frame is not published",
+    fallback: Literal["fill", "blur", "pixelate", "solid", "drop_frame"] = Field(
+        "fill",
+        description="what a face that cannot be swapped well gets (per face, recorded with the reason): fill (an "
+        "oval of the head's mean colour, softly mottled: no detector finds a face there, dlib distance >= 0.6 "
+        "at the 5th percentile from 40 px faces up), solid (a rectangle of the mean colour: as fill), blur "
+        "(no detector finds a face, but the 5th percentile only reaches 0.60-0.61: it does not pass at every "
+        "size) or pixelate (0.56-0.58: it does not pass at any size); or drop_frame: the whole frame is not "
+        "published. Below about 40 px no obscuring reaches 0.6 for every face: a blank frame does not",
     )
     jpeg_quality: int = Field(92, ge=50, le=100, description="quality of the swapped JPEG frames")
     min_face_px: float = Field(
@@ -313,6 +381,12 @@ class SwapParams(Section):
     )
     occlusion: bool = Field(True, description="detect what passes in front of a face (hand, cup, phone) and keep it")
     preview: bool = Field(True, description="write an mp4 preview of every swapped clip")
+    verify: bool = Field(
+        True,
+        description="measure every swapped face as the gate will (dlib) and obscure one still recognisable as its own "
+        "person (within gate.deid.min_distance of its centroid, or its person the nearest of every original and "
+        "donor): reason not_deidentified; the frame is then published with that face obscured instead of rejected",
+    )
     workers: int = Field(2, ge=1, le=64, description="threads rendering frames")
 
 
@@ -336,7 +410,11 @@ class GateIdentityParams(Section):
 
 class GateLandmarkParams(Section):
     percentile: float = Field(
-        95.0, gt=0.0, le=100.0, description="per clip, faces above this percentile of landmark error are rejected"
+        95.0,
+        gt=0.0,
+        le=100.0,
+        description="per track (clip, variant, track), faces above this percentile of that track's landmark "
+        "errors are rejected; a track too short for the percentile to mean anything gets the cap only",
     )
     max_error: float = Field(
         0.21,
@@ -352,13 +430,35 @@ class GateExpressionParams(Section):
         0.5,
         ge=-1.0,
         le=1.0,
-        description="a clip whose mean expression correlation (original vs swapped) is below this is rejected whole",
+        description="a track whose mean expression correlation (original vs swapped) is below this has its faces "
+        "rejected; a series too short to tell this correlation from none is not_measurable and rejects nothing",
+    )
+    min_signal_px: float = Field(
+        1.0,
+        ge=0.0,
+        le=100.0,
+        description="a feature is judged only where the original face's series varies by at least this many pixels "
+        "(its standard deviation); below, a landmark fit on the output cannot follow it: not_measurable",
     )
 
 
 class GateLeakParams(Section):
     detector_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="CenterFace score above which a detection counts as a face"
+    )
+    reject_resembling_others: bool = Field(
+        False,
+        description="also reject a frame where a face lies within deid.min_distance of ANOTHER original person "
+        "(false: recorded as resembles_other only; real people lie that close to each other)",
+    )
+
+
+class GateAuditParams(Section):
+    detectors: tuple[Literal["dlib_hog", "mtcnn"], ...] = Field(
+        ("dlib_hog", "mtcnn"),
+        strict=False,
+        min_length=1,
+        description="detectors the gate does not decide with, scanning passed frames for face regions left unchanged",
     )
 
 
@@ -370,6 +470,7 @@ class GateParams(Section):
     landmarks: GateLandmarkParams = Field(default_factory=GateLandmarkParams)
     expression: GateExpressionParams = Field(default_factory=GateExpressionParams)
     leaks: GateLeakParams = Field(default_factory=GateLeakParams)
+    audit: GateAuditParams = Field(default_factory=GateAuditParams)
     workers: int = Field(2, ge=1, le=64, description="processes measuring clips in parallel")
 
 

@@ -137,7 +137,7 @@ SPECS: dict[str, TableSpec] = {
     for spec in [
         TableSpec(
             "clips",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -151,6 +151,9 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("subject_id", pa.string()),
                     pa.field("status", pa.string(), nullable=False),  # ok | unreadable | empty
                     pa.field("reason", pa.string()),
+                    # an image folder of separate photographs (ingest.stills): each image searched on its own,
+                    # no face followed from one image to the next; false for a sequence, null when not decided
+                    pa.field("stills", pa.bool_()),
                 ]
             ),
             "one row per clip found under input.root/clips",
@@ -189,14 +192,18 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "faces",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
                     pa.field("frame_idx", pa.int32(), nullable=False),
                     pa.field("track_id", pa.int32(), nullable=False),
-                    *_face_fields(),
+                    *_face_fields(),  # source here also: padded (the nearest box before/after a track's faces)
                     pa.field("interpolated", pa.bool_(), nullable=False),
+                    pa.field("detector", pa.string()),  # mtcnn | centerface | dlib_hog on detected rows, else null
+                    # the region comes from (or was followed from) an MTCNN detection >= faces.min_det_score;
+                    # false: found only at a low threshold (or padded), box only, obscured by swap
+                    pa.field("confident", pa.bool_()),
                 ]
             ),
             "one row per face per frame",
@@ -204,7 +211,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "tracks",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -215,6 +222,8 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("n_detected", pa.int32(), nullable=False),
                     pa.field("n_interpolated", pa.int32(), nullable=False),
                     pa.field("n_landmarks", pa.int32(), nullable=False),
+                    pa.field("n_padded", pa.int32(), nullable=False),  # faces before the first / after the last seen
+                    pa.field("n_confident", pa.int32(), nullable=False),  # faces with confident true
                     *_track_stats(),
                 ]
             ),
@@ -327,7 +336,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "gates",
-            2,
+            4,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -341,6 +350,13 @@ SPECS: dict[str, TableSpec] = {
                     pa.field(
                         "nearest_original_distance", pa.float32()
                     ),  # to the nearest original track centroid of the run
+                    # to the nearest original track centroid other than the face's own (another person, or the same
+                    # person in another clip: the gallery knows tracks, not people)
+                    pa.field("nearest_other_distance", pa.float32()),
+                    pa.field("resembles_other", pa.bool_()),  # nearest_other_distance below gate.deid.min_distance
+                    # measured: dlib found a face in the region and embedded it; not_measurable: it found none (an
+                    # obscured face: passes) or the face could not be embedded (a swapped face: rejected); null: no face
+                    pa.field("deid_status", pa.string()),
                     pa.field(
                         "reid_rank", pa.int32()
                     ),  # rank of the true original among all originals and donors (1 = nearest)
@@ -363,9 +379,16 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("swapped_mouth_corners", pa.float32()),
                     pa.field("original_brow_height", pa.float32()),
                     pa.field("swapped_brow_height", pa.float32()),
+                    # pixels per unit of each expression feature on the original face (eye widths, then the
+                    # inter-ocular distance four times): how far its expression moves in the image
+                    pa.field("expression_px", pa.list_(pa.float32())),
                     pa.field(
                         "leak_faces", pa.int32()
                     ),  # faces the independent detector found in the frame that match no face row
+                    # face regions the audit's detectors found unchanged from the original frame; null: not audited
+                    pa.field("audit_unchanged", pa.int32()),
+                    # unchanged regions the audit's second look (MTCNN sure, dlib's CNN) does not call a face
+                    pa.field("audit_unconfirmed", pa.int32()),
                     pa.field("status", pa.string(), nullable=False),  # pass | reject
                     # every reason that applied, kind (GATE_REASON_KINDS) and detail in parallel; empty on pass
                     pa.field("reason_kinds", pa.list_(pa.string()), nullable=False),
@@ -378,20 +401,25 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "gate_clips",
-            1,
+            3,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
                     pa.field("variant", pa.int32(), nullable=False),
+                    pa.field("track_id", pa.int32()),  # the face's series; null: the clip's mean over its tracks
                     pa.field("feature", pa.string(), nullable=False),  # an expression feature, or "mean"
                     pa.field(
                         "pcc", pa.float32()
                     ),  # Pearson correlation, original vs swapped series; null when undefined
                     pa.field("rmse", pa.float32()),
                     pa.field("frames", pa.int32(), nullable=False),  # frames in the series
+                    # sd of the original series in pixels of the face; null for "mean" and the clip rows
+                    pa.field("signal_px", pa.float32()),
+                    pa.field("status", pa.string(), nullable=False),  # measured | not_measurable (too short, constant)
                 ]
             ),
-            "expression preservation per clip and variant: one row per feature plus their mean",
+            "expression preservation per (clip, variant, track) over time, and per clip the mean over its tracks: "
+            "one row per feature plus their mean",
             INTERIM / "gate_clips.parquet",
         ),
         TableSpec(

@@ -34,9 +34,12 @@ REASON_NOTES = {
     "deid": "the swapped face stays within dlib's same-person distance of the person it replaced, or could not be measured",
     "reid": "among every original and donor, the person replaced is still the nearest to the swapped face",
     "identity": "the swapped face is too far from the identity cast to play it",
-    "landmarks": "the swapped face's landmarks stray from the driving ones (clip percentile or absolute cap)",
-    "expression": "the clip's expression series, original vs swapped, correlate too weakly: the whole clip is held back",
-    "leak": "the independent detector found a face that is not a swapped one, or some face of the frame is near an original person",
+    "landmarks": "the swapped face's landmarks stray from the driving ones (its track's percentile or the absolute cap)",
+    "expression": "this face's expression series, original vs swapped, correlate too weakly: its track is held back",
+    "leak": "the independent detector found a face no face row covers, or a face still recognisable as its own person",
+    "resembles_other": "the swapped face lies within dlib's same-person distance of another original person "
+    "(rejected only with gate.leaks.reject_resembling_others)",
+    "audit": "a second scan (dlib HOG, MTCNN) found a face region left as it was in the original frame",
     "dropped": "swap did not write the frame",
 }
 
@@ -138,6 +141,7 @@ def quality(inp: Inputs) -> Markup:
 
 def expression(inp: Inputs) -> Markup:
     gc = inp.gate_clips
+    gc = gc[gc["track_id"].isna()]  # the clip's rows: per feature, the mean over its faces' series
     if gc.empty:
         return render("expression.html.j2", features=[], rows=[])
     features = [f for f in dict.fromkeys(gc["feature"]) if f != "mean"] + (
