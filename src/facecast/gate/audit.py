@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facecast.errors import InputError
+from facecast.gate.measure import read_swapped
 from facecast.gate.obscured import find_face
 from facecast.io.clips import ClipError, iter_frames
 
@@ -142,13 +142,6 @@ def audit_frame(original: np.ndarray, output: np.ndarray, detectors: tuple[str, 
     return result
 
 
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: swapped frame missing or unreadable; run swap again")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def audit_clip(job: AuditJob) -> Audited:
     """Audit the passed frames of one (clip, variant) against the original clip's frames."""
     out = Audited(job.clip_id, job.variant)
@@ -159,7 +152,7 @@ def audit_clip(job: AuditJob) -> Audited:
     try:
         for frame_idx, original in enumerate(iter_frames(job.clip_path, job.clip_kind)):
             if frame_idx in wanted:
-                output = _read(job.swapped_dir / job.frames[frame_idx])
+                output = read_swapped(job.swapped_dir / job.frames[frame_idx])
                 if output.shape != original.shape:
                     raise InputError(
                         f"{job.swapped_dir / job.frames[frame_idx]}: {output.shape[1]}x{output.shape[0]} px, the "

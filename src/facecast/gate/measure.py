@@ -32,13 +32,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from facecast.errors import InputError
 from facecast.gate.expression import FEATURES, features, pixel_scales
 from facecast.gate.fidelity import landmark_error, study_score
 from facecast.gate.leaks import unmatched
 from facecast.gate.obscured import find_face
+from facecast.io.clips import ClipError, read_image
 from facecast.models.centerface import LeakScanner
 from facecast.models.recognition import ReferenceGallery, descriptor, distances, ranks, refit
 
@@ -90,11 +91,12 @@ def _scanner(threshold: float) -> LeakScanner:
     return _SCANNER[threshold]
 
 
-def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"{path}: swapped frame missing or unreadable; run swap again")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+def read_swapped(path: Path) -> np.ndarray:
+    """A frame swap wrote, as RGB uint8; a one-line error naming it when it is missing or unreadable."""
+    try:
+        return read_image(path)
+    except ClipError as exc:
+        raise InputError(f"{path}: swapped frame missing or unreadable; run swap again") from exc
 
 
 def _empty_row(job: MeasureJob, frame_idx: int, image: str | None, face: FaceRow) -> dict:
@@ -197,7 +199,7 @@ def measure_clip(job: MeasureJob) -> Measured:
         image_name, faces = job.frames[frame_idx]
         rows = [_empty_row(job, frame_idx, image_name, f) for f in faces]
         if image_name is not None:
-            image = _read(job.swapped_dir / image_name)
+            image = read_swapped(job.swapped_dir / image_name)
             for row, face in zip(rows, faces):
                 if face.swap_status in ("swapped", "obscured"):
                     _measure_face(job, image, row, face)
