@@ -1,4 +1,5 @@
-"""The metrics files other stages read, as typed contracts: ``metrics/cast.json`` and ``metrics/gates.json``.
+"""The metrics files other stages read, as typed contracts: ``metrics/cast.json``, ``metrics/gates.json``,
+``metrics/dataset.json`` and ``metrics/utility.json``.
 
 A stage's metrics are written for people and ``dvc metrics diff``; most keys
 are read by nobody else. The few that ``manifest`` and ``report`` print are
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -85,7 +86,98 @@ class GateMetrics(_Contract):
     audit: GateAudit | None = None  # the stage always writes it; None only in files written before the audit
 
 
-CONTRACTS: dict[str, type[_Contract]] = {"cast": CastMetrics, "gates": GateMetrics}
+WHOLE_DATASET = "all"  # metrics/dataset.json's per-split tables: the key of the whole dataset beside the splits
+
+
+class DatasetMetrics(_Contract):
+    """What the dataset card reads of ``metrics/dataset.json`` (stage manifest): its blocks, each as the
+    manifest's summary writes it (:mod:`facecast.manifest.summary`)."""
+
+    frames: dict[str, int]
+    candidates: dict[str, int]
+    images: dict[str, Any]
+    rejects: dict[str, Any]
+    splits: dict[str, Any]
+    labels: dict[str, Any]
+    categories: dict[str, Any]
+    published_gate: dict[str, Any]
+    clips: dict[str, int]
+    identities: dict[str, int]
+    tracks_uncastable: int = Field(ge=0)
+
+
+# the training regimes of metrics/utility.json (train -> test), as the card and the report name them
+REGIME_NAMES = {
+    "real_to_real": "real → real",
+    "recast_to_real": "recast → real",
+    "recast_to_recast": "recast → recast",
+    "real_recast_to_real": "real + recast → real",
+}
+
+
+class Interval(_Contract):
+    """A figure and its bootstrap 95 % interval (subjects resampled); all None when it cannot be computed."""
+
+    value: float | None
+    ci95_low: float | None
+    ci95_high: float | None
+
+
+class RegimeScores(_Contract):
+    """One training regime scored on held-out subjects (:mod:`facecast.evaluate.scores`)."""
+
+    train_frames: int = Field(ge=0)  # images the folds' models were trained on, summed over folds
+    test_frames: int = Field(ge=0)  # held-out images scored (each once)
+    macro_f1: Interval  # over the pooled held-out predictions
+    macro_f1_folds: Distribution  # per fold (n folds; mean, median, p5, p95) ...
+    macro_f1_fold_sd: float | None  # ... and their spread
+    accuracy: float | None
+    accuracy_fold_mean: float | None
+    accuracy_fold_sd: float | None
+    per_label_f1: dict[str, float | None]
+
+
+class Agreement(_Contract):
+    """The original-trained classifier on each recast frame and on its original frame: how often they agree."""
+
+    frames: int = Field(ge=0)
+    overall: float | None
+    per_label: dict[str, float | None]
+
+
+class RecastScores(_Contract):
+    """The recast side of the comparison, for one set of recast frames (the published ones, or all before gate)."""
+
+    recast_frames: int = Field(ge=0)
+    utility_ratio: Interval  # F1(recast -> real) / F1(real -> real)
+    regimes: dict[str, RegimeScores]  # recast_to_real, recast_to_recast, real_recast_to_real
+    agreement: Agreement
+
+
+class UtilityMetrics(_Contract):
+    """What the dataset card and ``report`` read of ``metrics/utility.json`` (stage evaluate)."""
+
+    status: Literal["evaluated", "not_evaluated"]
+    reason: str | None  # why not evaluated
+    input: str  # face | frame
+    classifier: str
+    subjects: int = Field(ge=0)
+    folds: int = Field(ge=0)
+    labels: list[str]  # the classes scored
+    labels_left_out: dict[str, str]  # label -> why it is not a class here
+    frames: dict[str, int]
+    utility_ratio: Interval | None  # the headline, over the published recast frames
+    regimes: dict[str, RegimeScores] | None  # the four regimes, recast = published
+    agreement: Agreement | None
+    before_gate: RecastScores | None  # the same over every recast frame, before gate: a diagnostic
+
+
+CONTRACTS: dict[str, type[_Contract]] = {
+    "cast": CastMetrics,
+    "gates": GateMetrics,
+    "dataset": DatasetMetrics,
+    "utility": UtilityMetrics,
+}
 M = TypeVar("M", bound=_Contract)
 
 

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from facecast.errors import ParamsError
 
@@ -551,6 +560,55 @@ class ManifestParams(Section):
     )
 
 
+class EvaluateParams(Section):
+    """Does the recast dataset still teach the labelled task? A classifier trained on original and on recast
+    frames, scored on held-out subjects (stage evaluate)."""
+
+    input: Literal["face", "frame"] = Field(
+        "face",
+        description="face: the frame's largest landmarked face, aligned by the original's landmarks (the same "
+        "crop of the original and of its recast); frame: the whole frame (labels not about the face)",
+    )
+    frame_step: int = Field(
+        1, ge=1, le=10000, description="every Nth frame of a clip is evaluated (frame_idx % N == 0)"
+    )
+    ignore_labels: list[str] = Field(
+        default_factory=lambda: ["transition"], description="labels that are not a class (in-between frames)"
+    )
+    min_label_frames: int = Field(
+        20, ge=1, le=1_000_000, description="a label with fewer evaluated original frames is left out, with the reason"
+    )
+    folds: int = Field(5, ge=2, le=1000, description="subject-grouped folds: every fold's subjects are held out once")
+    crop_px: int = Field(48, ge=16, le=256, description="side of the aligned face crop (multiple of hog_cell_px)")
+    frame_px: int = Field(96, ge=16, le=1024, description="width of the whole-frame input (multiple of hog_cell_px)")
+    hog_cell_px: int = Field(8, ge=4, le=64, description="HOG cell; blocks are 2x2 cells, 9 orientations")
+    normalise: Literal["subject", "none"] = Field(
+        "subject",
+        description="subject: each person's features minus their own mean (labels unused), so the classifier "
+        "learns the expression, not who shows it; a recast person is normalised by their own recast frames",
+    )
+    hidden: int = Field(0, ge=0, le=4096, description="0: a linear softmax classifier; N: one hidden layer of N units")
+    epochs: int = Field(300, ge=1, le=100_000, description="full-batch Adam steps")
+    learning_rate: float = Field(0.01, gt=0, le=10)
+    weight_decay: float = Field(0.001, ge=0, le=10)
+    bootstrap: int = Field(1000, ge=100, le=100_000, description="subject resamples for the 95 % intervals")
+    required: bool = Field(
+        False,
+        description="false: input that cannot be evaluated is recorded as not_evaluated with the reason; "
+        "true: it stops the stage",
+    )
+
+    @model_validator(mode="after")
+    def _cells(self) -> EvaluateParams:
+        for key in ("crop_px", "frame_px"):
+            if getattr(self, key) % self.hog_cell_px or getattr(self, key) < 2 * self.hog_cell_px:
+                raise ValueError(
+                    f"{key} ({getattr(self, key)}) must be a multiple of hog_cell_px ({self.hog_cell_px}) and at "
+                    "least two cells"
+                )
+        return self
+
+
 class ReportParams(Section):
     """The human-readable report (stage report)."""
 
@@ -567,6 +625,7 @@ SECTIONS: dict[str, type[Section]] = {
     "gate": GateParams,
     "augment": AugmentParams,
     "manifest": ManifestParams,
+    "evaluate": EvaluateParams,
     "report": ReportParams,
 }
 SHARED = ("seed",)
@@ -623,6 +682,10 @@ class Params:
     @property
     def manifest(self) -> ManifestParams:
         return self._section("manifest", ManifestParams)
+
+    @property
+    def evaluate(self) -> EvaluateParams:
+        return self._section("evaluate", EvaluateParams)
 
     @property
     def report(self) -> ReportParams:

@@ -64,6 +64,13 @@ DATASET = Path("data/dataset")
 MANIFEST = DATASET / "manifest"
 METRICS = Path("metrics")
 PLOTS = Path("plots")
+# the dataset's Parquet manifests: file stem in data/dataset/manifest -> table name
+DATASET_MANIFESTS = {
+    "frames": "dataset_frames",
+    "identities": "dataset_identities",
+    "clips": "dataset_clips",
+    "rejects": "dataset_rejects",
+}
 REPORTS = Path("reports")
 
 # The closed sets of reason kinds (facecast.reasons), as the specs check them.
@@ -533,6 +540,31 @@ SPECS: dict[str, TableSpec] = {
             ),
             "one row per subject and clip: the id the dataset publishes it under (private: never published)",
             INTERIM / "published_ids.parquet",
+        ),
+        TableSpec(
+            "utility_frames",
+            1,
+            pa.schema(
+                [
+                    pa.field("clip_id", pa.string(), nullable=False),  # the clip's own id (private, like the report)
+                    pa.field("frame_idx", pa.int32(), nullable=False),
+                    pa.field("source", pa.string(), nullable=False),  # original | recast
+                    pa.field("variant", pa.int32()),  # the recast's variant; null for an original frame
+                    pa.field("published", pa.bool_()),  # a recast frame in the dataset; null for an original
+                    pa.field("subject", pa.string(), nullable=False),  # the fold's grouping key (subject id)
+                    pa.field("fold", pa.int32(), nullable=False),  # the fold whose models never saw this subject
+                    pa.field("label", pa.string(), nullable=False),
+                    # what the held-out models predict for this image, by what they were trained on:
+                    pa.field("by_original", pa.string(), nullable=False),  # original frames
+                    pa.field("by_published", pa.string()),  # published recast frames (null: not evaluated)
+                    pa.field("by_original_and_published", pa.string()),  # both
+                    pa.field("by_recast", pa.string()),  # every recast frame, before gate (the diagnostic)
+                    pa.field("by_original_and_recast", pa.string()),
+                ]
+            ),
+            "one row per evaluated image (original frame or recast frame) and the held-out predictions of the "
+            "utility classifiers (private: keyed by the original clip ids)",
+            INTERIM / "utility_frames.parquet",
         ),
         TableSpec(
             "dataset_clips",

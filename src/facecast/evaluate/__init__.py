@@ -1,0 +1,1 @@
+"""Stage evaluate: does the recast dataset still teach the labelled task? (downstream utility)."""
