@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PACKAGE = SRC / "facecast"
-STAGES = ("sample", "ingest", "faces", "cast", "swap", "gate", "augment", "manifest", "report")
+STAGES = ("sample", "ingest", "faces", "cast", "swap", "gate", "augment", "manifest", "evaluate", "card", "report")
 GROUND_FLOORS = ("params", "tables", "errors", "reasons", "metrics", "executor", "io", "geometry", "models")
 
 

@@ -24,13 +24,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from facecast import tables
+from facecast.card.stage import card
 from facecast.errors import InputError
+from facecast.evaluate.samples import ORIGINAL_COLUMNS, RECAST_COLUMNS, Selection
+from facecast.evaluate.stage import figures, not_evaluated
 from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
 from facecast.manifest.select import frame_verdicts, select
 from facecast.manifest.splits import Group, assign, groups
 from facecast.manifest.stage import manifest
-from facecast.params import CastParams, ManifestParams
+from facecast.params import CastParams, EvaluateParams, ManifestParams
 from facecast.reasons import ManifestReason
 
 SEED = 918273
@@ -309,24 +312,45 @@ def build_world(root: Path) -> dict:
     }
 
 
-def run(world: dict, out: Path, params: ManifestParams = PARAMS, key: bytes = KEY) -> dict:
+NOT_EVALUATED = "4 subject(s) have evaluated frames; evaluate.folds (5) needs at least 5, one held out in each fold"
+
+
+def run(world: dict, out: Path, params: ManifestParams = PARAMS, key: bytes = KEY, utility: dict | None = None) -> dict:
+    """Stage manifest, then stage card on its output (with ``utility`` as metrics/utility.json: by default the
+    evaluate stage's record of a dataset it could not evaluate)."""
     recipe = {
         "seed": SEED,
         "input": {"root": "/home/maker/footage", "donors": "/home/maker/donors"},
         "cast": CAST_PARAMS.model_dump(mode="json"),
         "manifest": params.model_dump(mode="json"),
     }
-    return manifest(
+    metrics = out / "metrics"
+    result = manifest(
         params,
         SEED,
         key,
         CAST_PARAMS,
-        recipe,
         out=out / "dataset",
-        metrics=out / "dataset.json",
+        metrics=metrics / "dataset.json",
         published_ids=out / "published_ids.parquet",
-        **world,
+        **{k: v for k, v in world.items() if k != "donors_dir"},
     )
+    for name in ("cast.json", "gates.json"):
+        shutil.copy(world["metrics_dir"] / name, metrics / name)
+    if utility is None:
+        empty = Selection(pd.DataFrame(columns=ORIGINAL_COLUMNS), pd.DataFrame(columns=RECAST_COLUMNS), [])
+        utility = not_evaluated(EvaluateParams(), empty, NOT_EVALUATED)
+    (metrics / "utility.json").write_text(json.dumps(utility))
+    card(
+        recipe,
+        world["donors_dir"],
+        interim=world["interim"],
+        published_ids=out / "published_ids.parquet",
+        cast_dir=world["cast_dir"],
+        metrics_dir=metrics,
+        out=out / "dataset" / "DATASET_CARD.md",
+    )
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -506,13 +530,76 @@ def test_card_tells_counts_params_licences_and_hides_the_input_paths(built):
         "F (unreadable)",
         "## Gate figures",
         "happy",
+        f"**Not evaluated**: {NOT_EVALUATED}.",
     ):
         assert text in card, text
     recipe = card.split("```yaml")[1].split("```")[0]
     assert f"seed: {SEED}" in recipe and "input" not in recipe and "/home/maker" not in card
     assert "cannot open" not in card  # an unreadable clip's reason may name its file: it stays in the maker's report
     assert "The target shares are not met: the groups are too few or too coarse" in card
-    assert json.loads((dataset.parent / "dataset.json").read_text()) == metrics
+    assert json.loads((dataset.parent / "metrics" / "dataset.json").read_text()) == metrics
+
+
+def _held_out_predictions() -> tuple[Selection, pd.DataFrame, dict]:
+    """Five subjects, two labels: the originals all told right by every model; the published recast of 'sad'
+    told as 'happy' in half its frames by the recast-trained model and by the original-trained one."""
+    rows = []
+    for fold, subject in enumerate(("P1", "P2", "P3", "P4", "P5"), start=1):
+        for frame, label in enumerate(("happy", "happy", "sad", "sad")):
+            wrong = "happy" if label == "sad" and frame == 3 else label
+            common = {"clip_id": subject, "frame_idx": frame, "subject": subject, "fold": fold, "label": label}
+            rows.append(
+                dict(
+                    common,
+                    source="original",
+                    variant=None,
+                    published=None,
+                    by_original=label,
+                    by_published=wrong,
+                    by_original_and_published=label,
+                    by_recast=wrong,
+                    by_original_and_recast=label,
+                )
+            )
+            for source in ("published", "recast"):
+                rows.append(
+                    dict(
+                        common,
+                        source=source,
+                        variant=0,
+                        published=True,
+                        by_original=wrong,
+                        by_published=wrong if source == "published" else None,
+                        by_original_and_published=None,
+                        by_recast=wrong if source == "recast" else None,
+                        by_original_and_recast=None,
+                    )
+                )
+    table = pd.DataFrame(rows)
+    originals = table[table["source"] == "original"].assign(landmarks=None)[ORIGINAL_COLUMNS]
+    recasts = table[table["source"] == "recast"].assign(path="x.jpg")[RECAST_COLUMNS]
+    selection = Selection(originals, recasts, ["happy", "sad"], {}, {"original": 20, "recast": 20, "published": 20})
+    train = {
+        c: 16
+        for c in ("by_original", "by_published", "by_original_and_published", "by_recast", "by_original_and_recast")
+    }
+    return selection, table, train
+
+
+def test_card_tells_how_useful_the_dataset_is(world, tmp_path):
+    """An evaluated dataset: the card prints the utility ratio with its interval, the four regimes and the
+    labels the recast changes most first."""
+    selection, table, train = _held_out_predictions()
+    utility = figures(EvaluateParams(folds=5, bootstrap=200), selection, table, train, SEED)
+    run(world, tmp_path, utility=utility)
+    card = shown((tmp_path / "dataset" / "DATASET_CARD.md").read_text())
+    ratio = utility["utility_ratio"]
+    assert 0 < ratio["value"] < 1 and ratio["ci95_low"] <= ratio["value"] <= ratio["ci95_high"]
+    assert f"**{ratio['value']:.3f}** (95 % interval {ratio['ci95_low']:.3f} to" in card.replace("\n", " ")
+    for regime in ("real → real |", "recast → real |", "recast → recast |", "real + recast → real |"):
+        assert f"| {regime}" in card, regime
+    assert "| sad | 1.000 |" in card and card.index("| sad | 1.000 |") < card.index("| happy | 1.000 |")
+    assert "Usefulness was measured with one compact classifier" in card
 
 
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) a|b\n# not a heading"
@@ -676,11 +763,12 @@ def test_bad_input_stops_with_a_named_reason(world, tmp_path):
     missing = dict(world, swapped=tmp_path / "nowhere")
     with pytest.raises(InputError, match="is missing; run swap again"):
         run(missing, tmp_path / "c")
-    assert not (tmp_path / "c" / "dataset").exists()
+    assert not any((tmp_path / "c" / "dataset").iterdir())  # neither images nor manifests
 
 
 def test_a_metrics_file_without_a_promised_key_stops_with_its_name(world, tmp_path):
-    """The card prints gate figures: a gates.json whose key was renamed is one clear error, never an 'n/a'."""
+    """The card prints gate figures: a gates.json whose key was renamed is one clear error, never an 'n/a', and no
+    card is written."""
     metrics_dir = tmp_path / "metrics"
     shutil.copytree(world["metrics_dir"], metrics_dir)
     gates = json.loads((metrics_dir / "gates.json").read_text())
@@ -688,4 +776,4 @@ def test_a_metrics_file_without_a_promised_key_stops_with_its_name(world, tmp_pa
     (metrics_dir / "gates.json").write_text(json.dumps(gates))
     with pytest.raises(InputError, match=r"gates\.json: leaks_in_passed_frames: Field required"):
         run(dict(world, metrics_dir=metrics_dir), tmp_path / "out")
-    assert not (tmp_path / "out" / "dataset").exists()
+    assert not (tmp_path / "out" / "dataset" / "DATASET_CARD.md").exists()

@@ -1,11 +1,11 @@
-"""Stage manifest: the published dataset, its subject-grouped splits, manifests and card.
+"""Stage manifest: the published dataset, its subject-grouped splits and manifests.
 
 Reads ``clips``, ``frames``, ``gates``, ``augment`` (data/interim),
-``identities`` and ``casting`` (data/cast), ``metrics/cast.json`` and
-``metrics/gates.json``, the donors' ``donors.csv``; writes, atomically,
-``data/dataset/`` (``images/<split>/<clip>__v<variant>__c<copy>/<frame>.jpg``,
-``manifest/{frames,identities,clips,rejects}.parquet``, ``DATASET_CARD.md``),
-``metrics/dataset.json`` and the private ``data/interim/published_ids.parquet``
+``identities`` and ``casting`` (data/cast) and ``metrics/cast.json``; writes,
+each atomically, ``data/dataset/images/<split>/<clip>__v<variant>__c<copy>/<frame>.jpg``,
+``data/dataset/manifest/{frames,identities,clips,rejects}.parquet``,
+``metrics/dataset.json`` (the figures the dataset card prints: stage ``card``
+writes it after ``evaluate``) and the private ``data/interim/published_ids.parquet``
 (each subject's and clip's published pseudonym). Clip ids are published as
 pseudonyms unless ``manifest.clip_ids`` is ``original``. Copy 0 of a frame is the swapped frame in
 data/swapped; the other copies are augment's images in data/augmented.
@@ -22,24 +22,15 @@ from tqdm import tqdm
 from facecast import tables
 from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
-from facecast.io.donors import read_donors_csv
-from facecast.manifest.card import render_card
 from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
 from facecast.manifest.secret import load_key
 from facecast.manifest.select import FRAME, frame_verdicts, select
 from facecast.manifest.splits import assign, groups
 from facecast.manifest.summary import summarise
-from facecast.metrics import CastMetrics, GateMetrics
+from facecast.metrics import CastMetrics, check
 from facecast.metrics import read as read_metrics
-from facecast.params import CastParams, ManifestParams, Params, load_all
-
-MANIFESTS = {
-    "frames": "dataset_frames",
-    "identities": "dataset_identities",
-    "clips": "dataset_clips",
-    "rejects": "dataset_rejects",
-}
+from facecast.params import CastParams, ManifestParams, Params
 
 
 def _text(value) -> str | None:
@@ -125,15 +116,17 @@ def _source(row, swapped: Path, augmented: Path) -> Path:
 
 
 def _publish(
-    published: pd.DataFrame, split_of: dict[str, str], swapped: Path, augmented: Path, root: Path
+    published: pd.DataFrame, split_of: dict[str, str], swapped: Path, augmented: Path, images: Path
 ) -> list[tuple[str, str]]:
-    """Copy every published image into ``root``; returns (path relative to the dataset, sha256) per row."""
+    """Copy every published image into ``images`` (the dataset's images folder); returns (path relative to the
+    dataset, sha256) per row."""
     out = []
     for row in tqdm(list(published.itertuples(index=False)), desc="manifest", unit="image", disable=None):
         source = _source(row, swapped, augmented)
-        rel = f"images/{split_of[row.subject_key]}/{row.clip_id}__v{row.variant}__c{row.copy}/{int(row.frame_idx):06d}{source.suffix.lower()}"
+        within = f"{split_of[row.subject_key]}/{row.clip_id}__v{row.variant}__c{row.copy}/{int(row.frame_idx):06d}{source.suffix.lower()}"
+        rel = f"images/{within}"
         data = source.read_bytes()
-        target = root / rel
+        target = images / within
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         out.append((rel, hashlib.sha256(data).hexdigest()))
@@ -234,8 +227,6 @@ def manifest(
     seed: int,
     key: bytes,
     cast_params: CastParams,
-    recipe: dict,
-    donors_dir: Path,
     interim: Path,
     cast_dir: Path,
     swapped: Path,
@@ -246,7 +237,8 @@ def manifest(
     published_ids: Path,
 ) -> dict:
     """Run the stage; returns the metrics it wrote. ``key``: the pseudonym key (:mod:`facecast.manifest.secret`);
-    ``recipe``: every params section as validated, for the card."""
+    ``out``: the dataset folder, whose ``images`` and ``manifest`` it replaces (the card beside them is stage
+    card's)."""
     clips = tables.read_df("clips", interim)
     frames = tables.read_df("frames", interim)
     gates = tables.read_df("gates", interim)
@@ -254,8 +246,6 @@ def manifest(
     identities = tables.read_df("identities", cast_dir)
     casting = tables.read_df("casting", cast_dir)
     cast_metrics = read_metrics(CastMetrics, metrics_dir / "cast.json", "cast").model_dump()
-    gate_metrics = read_metrics(GateMetrics, metrics_dir / "gates.json", "gate").model_dump()
-    donors = read_donors_csv(donors_dir)
     clip_of = _clip_ids(clips, key, keep=params.clip_ids == "original")
     unknown_clips = sorted({c for t in (frames, gates, augment, casting) for c in t["clip_id"]} - set(clip_of))
     if unknown_clips:
@@ -283,15 +273,15 @@ def manifest(
     chosen = assign(found, params.splits, seed)
     split_of = {s: split for g, split in zip(found, chosen.splits) for s in g.subjects}
 
-    with atomic_dir(out) as tmp:
-        files = _publish(published, split_of, swapped, augmented, tmp)
+    with atomic_dir(out / "images") as images, atomic_dir(out / "manifest") as manifests:
+        files = _publish(published, split_of, swapped, augmented, images)
         frame_rows = _frame_rows(published, files, split_of, ids)
-        tables.write("dataset_frames", frame_rows, tmp / "manifest")
-        dataset = tables.read_df("dataset_frames", tmp / "manifest")
-        tables.write("dataset_rejects", rejects, tmp / "manifest")
-        tables.write("dataset_identities", _identity_rows(ids, dataset), tmp / "manifest")
+        tables.write("dataset_frames", frame_rows, manifests)
+        dataset = tables.read_df("dataset_frames", manifests)
+        tables.write("dataset_rejects", rejects, manifests)
+        tables.write("dataset_identities", _identity_rows(ids, dataset), manifests)
         source = frames.groupby("clip_id").size()
-        tables.write("dataset_clips", _clip_rows(clips, source, dataset, rejects, subject_of), tmp / "manifest")
+        tables.write("dataset_clips", _clip_rows(clips, source, dataset, rejects, subject_of), manifests)
         result = summarise(
             dataset=dataset,
             rejects=rejects,
@@ -307,31 +297,21 @@ def manifest(
             params=params,
             cast_metrics=cast_metrics,
         )
-        card = render_card(
-            result, recipe, donors, identities, clips, gate_metrics, MANIFESTS, cast_metrics["balance_by"]
-        )
-        (tmp / "DATASET_CARD.md").write_text(card, encoding="utf-8")
     tables.write("published_ids", _published_ids(subject_of, clip_of), published_ids)
-    write_json(metrics, result)
+    write_json(metrics, check("dataset", result))
     return result
 
 
-SECTIONS = ("manifest", "input", "cast")  # the sections of params.yaml this stage reads (and seed)
+SECTIONS = ("manifest", "cast")  # the sections of params.yaml this stage reads (and seed)
 
 
 def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    recipe = {
-        name: section.model_dump(mode="json") if hasattr(section, "model_dump") else section
-        for name, section in load_all().items()
-    }
     return manifest(
         p.manifest,
         p.seed,
         load_key(),
         p.cast,
-        recipe,
-        donors_dir=Path(p.input.donors),
         interim=tables.INTERIM,
         cast_dir=tables.CAST,
         swapped=tables.SWAPPED,

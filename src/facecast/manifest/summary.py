@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from facecast.manifest.splits import Assignment, Group
+from facecast.metrics import WHOLE_DATASET
 from facecast.params import ManifestParams
 
 UNLABELLED = "(unlabelled)"
@@ -23,7 +24,7 @@ NO_IDENTITY = "(no identity)"
 NOT_MEASURED = "(not measured)"
 NOT_DECLARED = "(not declared)"
 UNKNOWN = (NO_IDENTITY, NOT_MEASURED, NOT_DECLARED)
-ALL = "all"
+ALL = WHOLE_DATASET
 
 
 def _shares(counts: Counter) -> dict:

@@ -14,15 +14,9 @@ import pandas as pd
 
 from facecast import tables
 from facecast.errors import InputError
-from facecast.metrics import CastMetrics, GateMetrics
+from facecast.metrics import CastMetrics, GateMetrics, UtilityMetrics
 from facecast.metrics import read as read_metrics
 
-MANIFESTS = {
-    "frames": "dataset_frames",
-    "rejects": "dataset_rejects",
-    "identities": "dataset_identities",
-    "clips": "dataset_clips",
-}
 DISTANCE_COLUMNS = ("original_vs_original", "original_vs_cast", "swapped_vs_original", "swapped_vs_cast")
 
 
@@ -39,6 +33,8 @@ class Inputs:
     gate_metrics: dict
     distances: pd.DataFrame  # plots/distances.csv
     landmark_scores: dict[str, pd.DataFrame]  # plots/landmark_score/<clip>__v<variant>.csv, by file stem
+    utility: dict  # metrics/utility.json
+    predictions: pd.DataFrame  # utility_frames: the evaluate stage's held-out predictions
 
 
 def read_plot_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -86,7 +82,7 @@ def _original_clip_ids(published: pd.Series, ids: pd.DataFrame) -> list[str]:
 def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
     """Read and check every input of the report."""
     manifest = dataset / "manifest"
-    read = {key: tables.read_df(name, manifest) for key, name in MANIFESTS.items()}
+    read = {key: tables.read_df(name, manifest) for key, name in tables.DATASET_MANIFESTS.items()}
     published_ids = tables.read_df("published_ids", interim)
     for key in ("frames", "rejects", "clips"):  # the report is private: it shows clips under their own ids
         read[key]["clip_id"] = _original_clip_ids(read[key]["clip_id"], published_ids)
@@ -104,4 +100,6 @@ def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
         gate_metrics=read_metrics(GateMetrics, metrics / "gates.json", "gate").model_dump(),
         distances=read_plot_csv(plots / "distances.csv", ("share", *DISTANCE_COLUMNS)),
         landmark_scores={p.stem: read_plot_csv(p, ("share", "landmark_score")) for p in sorted(folder.glob("*.csv"))},
+        utility=read_metrics(UtilityMetrics, metrics / "utility.json", "evaluate").model_dump(),
+        predictions=tables.read_df("utility_frames", interim),
     )

@@ -3,11 +3,13 @@
 Reads the dataset manifests (data/dataset/manifest/{frames,rejects,identities,clips}.parquet),
 ``gates``, ``gate_clips`` and ``clips`` (data/interim), the original clips, the
 swapped frames (data/swapped), the cast faces (data/cast/identities/<id>/face.png),
-metrics/cast.json, metrics/gates.json and the gate's plot CSVs. Writes:
+metrics/cast.json, metrics/gates.json, metrics/utility.json, the evaluate stage's
+held-out predictions (utility_frames) and the gate's plot CSVs. Writes:
 
 * ``<out>/index.html``: summary, demographic shares, the gate's plots, expression
-  per clip, rejects by reason and a contact sheet per clip (original | swapped
-  | cast identity). It shows ORIGINAL faces: internal, never published.
+  per clip, usefulness (the utility regimes, per-label agreement, confusion
+  matrices and frames whose label the recast changed), rejects by reason and a
+  contact sheet per clip (original | swapped | cast identity). It shows ORIGINAL faces: internal, never published.
 * ``<plot_out>/shares.csv`` (one bar per category and series: target, cast
   plan, published declared, published measured) and ``<plot_out>/rejects.csv``
   (reason, rejected), for ``dvc plots show`` / ``dvc plots diff``: how the
@@ -29,6 +31,7 @@ from facecast.report.html import render
 from facecast.report.images import Pictures
 from facecast.report.inputs import Inputs, load
 from facecast.report.select import ShareRow, reject_counts, shares, sheet_rows
+from facecast.report.usefulness import changed, usefulness
 
 REJECTS_PER_REASON = 6  # sample of each reject reason on the page
 
@@ -86,13 +89,18 @@ def report(
     _check_clips(inp)
     rows = {clip: sheet_rows(inp.frames, clip, params.frames_per_clip) for clip in sorted(inp.clips["clip_id"])}
     pictures = Pictures(inp.sources, inp.gates, swapped, cast_dir)
-    pictures.load_originals({clip: {r.frame_idx for r in sheet} for clip, sheet in rows.items() if sheet})
+    examples = changed(inp.predictions, inp.utility)
+    wanted = {clip: {r.frame_idx for r in sheet} for clip, sheet in rows.items() if sheet}
+    for e in examples:
+        wanted.setdefault(e["clip_id"], set()).add(e["frame_idx"])
+    pictures.load_originals(wanted)
     share_rows = shares(inp.cast_metrics, inp.frames)
     parts = [
         ("summary", "Summary", sections.summary(inp)),
         ("demographics", "Demographics", sections.demographics(inp, share_rows, pictures)),
         ("quality", "Gate plots", sections.quality(inp)),
         ("expression", "Expression", sections.expression(inp)),
+        ("usefulness", "Usefulness", usefulness(inp.utility, inp.predictions, examples, pictures)),
         ("clips", "Clips", sections.clip_table(inp)),
         ("rejects", "Rejects", sections.rejects(inp, pictures, REJECTS_PER_REASON)),
         ("sheets", "Contact sheets", sections.sheets(inp, rows, pictures, params.frames_per_clip)),

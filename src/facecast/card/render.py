@@ -1,8 +1,9 @@
-"""DATASET_CARD.md: what the dataset is, how it was made, what is in it, and what it cannot promise.
+"""DATASET_CARD.md: what the dataset is, how it was made, what is in it, how useful it is, and what it cannot
+promise.
 
-Everything printed comes from the stage's figures (:mod:`facecast.manifest.summary`),
-the validated parameters, the gate and cast metrics and the donors' declared
-licences; nothing is written by hand per run. The ``input`` section is left
+Everything printed comes from the manifest's figures (``metrics/dataset.json``),
+the validated parameters, the gate, cast and utility metrics and the donors'
+declared licences; nothing is written by hand per run. The ``input`` section is left
 out on purpose: it holds paths on the machine that made the dataset.
 
 The card is ``templates/card.md.j2``. Markdown has no autoescape, so the
@@ -22,7 +23,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from facecast import tables
-from facecast.manifest.summary import ALL
+from facecast.metrics import REGIME_NAMES, WHOLE_DATASET
 
 _LICENCE = re.compile(r"^licen[cs]e$", re.IGNORECASE)
 _ATTRIBUTION = re.compile(r"attribution|source|credit|author|copyright|url", re.IGNORECASE)
@@ -81,7 +82,7 @@ def quantiles(d: dict | None, keys: tuple[str, ...] = ("median", "p5", "p95")) -
 
 
 _ENV = Environment(
-    loader=PackageLoader("facecast.manifest", "templates"),
+    loader=PackageLoader("facecast.card", "templates"),
     autoescape=False,  # Markdown: md() is the escape, as finalize
     finalize=md,
     undefined=StrictUndefined,
@@ -142,6 +143,12 @@ def _donors(donors: pd.DataFrame, identities: pd.DataFrame) -> tuple[list[str], 
     return attribution, rows, unlicensed
 
 
+def _agreement_rows(utility: dict) -> list[tuple[str, float | None]]:
+    """(label, agreement) of an evaluated dataset, lowest agreement first (labels without a figure last)."""
+    per_label = (utility.get("agreement") or {}).get("per_label", {})
+    return sorted(per_label.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0.0, kv[0]))
+
+
 def render_card(
     result: dict,
     recipe: dict,
@@ -149,11 +156,12 @@ def render_card(
     identities: pd.DataFrame,
     clips: pd.DataFrame,
     gate_metrics: dict,
+    utility: dict,
     manifests: dict[str, str],
     balance_by: str,
 ) -> str:
     attribution, donor_rows, unlicensed = _donors(donors, identities)
-    splits = [ALL, *result["splits"]["per_split"]]
+    splits = [WHOLE_DATASET, *result["splits"]["per_split"]]
     shown = {k: v for k, v in recipe.items() if k != "input"}
     return _ENV.get_template("card.md.j2").render(
         r=result,
@@ -162,6 +170,9 @@ def render_card(
         categories=_categories(result, splits),
         balance_by=balance_by,
         gate=gate_metrics,
+        utility=utility,
+        regime_names=REGIME_NAMES,
+        agreement_rows=_agreement_rows(utility),
         attribution=attribution,
         donors=donor_rows,
         unlicensed=unlicensed,
