@@ -121,6 +121,7 @@ class Interval(_Contract):
     value: float | None
     ci95_low: float | None
     ci95_high: float | None
+    resamples: int = Field(ge=0)  # resamples in which the figure was defined (a ratio is not where its base is 0)
 
 
 class RegimeScores(_Contract):

@@ -30,13 +30,23 @@ ORIENTATIONS = 9
 
 
 def face_crop(image: np.ndarray, landmarks: np.ndarray, side: int) -> np.ndarray:
-    """The grey face crop of side ``side`` aligned by the eye centres of ``landmarks``."""
+    """The grey face crop of side ``side`` aligned by the eye centres of ``landmarks``.
+
+    A face shrunk by more than half is warped at the size nearest its own (a power of two times ``side``) and
+    then area-averaged down, so the crop is anti-aliased (``warpAffine`` itself samples, it does not average).
+    """
     left, right = eye_centres(landmarks)
-    centre = np.array([0.5 * side, EYE_ROW * side])
-    half = EYE_SPAN * side / 2
+    scale = EYE_SPAN * side / max(float(np.linalg.norm(right - left)), 1e-6)
+    over = 1
+    while scale * over < 0.5 and over < 16:
+        over *= 2
+    big = side * over
+    centre = np.array([0.5 * big, EYE_ROW * big])
+    half = EYE_SPAN * big / 2
     matrix = similarity(np.stack([left, right]), np.stack([centre - [half, 0], centre + [half, 0]]))
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return cv2.warpAffine(grey, matrix[:2], (side, side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpAffine(grey, matrix[:2], (big, big), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return warped if over == 1 else cv2.resize(warped, (side, side), interpolation=cv2.INTER_AREA)
 
 
 def frame_crop(image: np.ndarray, width: int, cell: int) -> np.ndarray:

@@ -60,7 +60,8 @@ class Part:
 def parts(
     selection: Selection, original: np.ndarray, recast: np.ndarray, fold_of: dict[str, int], normalise: str
 ) -> dict[str, Part]:
-    """The three sets, each centred per person: originals by subject, recasts by subject and variant."""
+    """The three sets, each centred per person: originals by subject, recasts by subject, variant and the identity
+    that plays the subject's face (one face per identity, as cast assigns them per track and variant)."""
     index = {label: i for i, label in enumerate(selection.labels)}
     o = selection.originals
     o_rows = pd.DataFrame(
@@ -89,7 +90,7 @@ def parts(
         }
     )
     out = {"original": _part(original, o_rows, list(o_rows["subject"]), index, fold_of, normalise)}
-    groups = list(zip(r_rows["subject"], r_rows["variant"].astype(int)))
+    groups = list(zip(r_rows["subject"], r_rows["variant"].astype(int), r["identity_id"].fillna("").to_numpy()))
     out["recast"] = _part(recast, r_rows, groups, index, fold_of, normalise)
     mask = r_rows["published"].to_numpy(dtype=bool)
     published_rows = r_rows[mask].assign(source="published").reset_index(drop=True)
@@ -116,7 +117,7 @@ def cross_validate(
     predictions = {name: {col: np.full(len(p.targets), -1) for col in TRAINED_ON} for name, p in sets.items()}
     train_sizes = {col: 0 for col in TRAINED_ON}
     for fold in range(folds):
-        for c, (column, trained_on) in enumerate(TRAINED_ON.items()):
+        for column, trained_on in TRAINED_ON.items():
             train = [
                 (sets[s].features[sets[s].folds != fold], sets[s].targets[sets[s].folds != fold]) for s in trained_on
             ]
@@ -128,7 +129,7 @@ def cross_validate(
             x = np.concatenate([t[0] for t in train])
             y = np.concatenate([t[1] for t in train])
             train_sizes[column] += len(x)
-            model = fit(x, y, len(labels), params, seed=seed * 100 + fold * 10 + c)
+            model = fit(x, y, len(labels), params, seed=seed * 100 + fold)  # the same data: the same model
             for name in APPLIED_TO[column]:
                 held = sets[name].folds == fold
                 predictions[name][column][held] = model.predict(sets[name].features[held])

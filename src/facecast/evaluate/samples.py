@@ -21,8 +21,8 @@ import pandas as pd
 from facecast.errors import InputError
 from facecast.params import EvaluateParams
 
-ORIGINAL_COLUMNS = ["clip_id", "frame_idx", "label", "subject", "landmarks"]
-RECAST_COLUMNS = ["clip_id", "frame_idx", "variant", "published", "path"]
+ORIGINAL_COLUMNS = ["clip_id", "frame_idx", "label", "subject", "landmarks", "track_id"]
+RECAST_COLUMNS = ["clip_id", "frame_idx", "variant", "published", "path", "identity_id"]
 
 
 @dataclass
@@ -40,8 +40,8 @@ def subject_keys(clips: pd.DataFrame) -> dict[str, str]:
     return {c: s if isinstance(s, str) and s else f"clip:{c}" for c, s in zip(clips["clip_id"], clips["subject_id"])}
 
 
-def largest_faces(faces: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]:
-    """(clip, frame) -> the 68 landmarks of the frame's largest face that has them."""
+def largest_faces(faces: pd.DataFrame) -> dict[tuple[str, int], tuple[np.ndarray, int]]:
+    """(clip, frame) -> the 68 landmarks and the track of the frame's largest face that has landmarks."""
     with_points = faces[faces["landmarks"].notna()]
     if with_points.empty:
         return {}
@@ -51,8 +51,8 @@ def largest_faces(faces: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]:
     )
     first = ranked.drop_duplicates(["clip_id", "frame_idx"])
     return {
-        (c, int(f)): np.asarray(p, np.float64).reshape(68, 2)
-        for c, f, p in zip(first["clip_id"], first["frame_idx"], first["landmarks"])
+        (c, int(f)): (np.asarray(p, np.float64).reshape(68, 2), int(t))
+        for c, f, p, t in zip(first["clip_id"], first["frame_idx"], first["landmarks"], first["track_id"])
     }
 
 
@@ -76,6 +76,14 @@ def _recasts(
     swapped: Path,
 ) -> pd.DataFrame:
     keep = set(zip(originals["clip_id"], originals["frame_idx"]))
+    track = {(c, int(f)): t for c, f, t in zip(originals["clip_id"], originals["frame_idx"], originals["track_id"])}
+    played = {
+        (c, int(v), int(f), int(t)): i
+        for c, v, f, t, i in zip(
+            gates["clip_id"], gates["variant"], gates["frame_idx"], gates["track_id"], gates["identity_id"]
+        )
+        if not pd.isna(t) and isinstance(i, str)
+    }
     written = gates[gates["image"].notna()].drop_duplicates(["clip_id", "variant", "frame_idx"])
     written = written[[(c, int(f)) in keep for c, f in zip(written["clip_id"], written["frame_idx"])]]
     copy0 = dataset_frames[dataset_frames["copy"] == 0]
@@ -92,7 +100,18 @@ def _recasts(
     for c, v, f, image in zip(written["clip_id"], written["variant"], written["frame_idx"], written["image"]):
         key = (c, int(v), int(f))
         path = published.get(key, swapped / image)
-        rows.append({"clip_id": c, "frame_idx": int(f), "variant": int(v), "published": key in published, "path": path})
+        t = track.get((c, int(f)))
+        identity = None if t is None or pd.isna(t) else played.get((c, int(v), int(f), int(t)))
+        rows.append(
+            {
+                "clip_id": c,
+                "frame_idx": int(f),
+                "variant": int(v),
+                "published": key in published,
+                "path": path,
+                "identity_id": identity,
+            }
+        )
     missing = sorted(set(published) - {(r["clip_id"], r["variant"], r["frame_idx"]) for r in rows})
     missing = [m for m in missing if (m[0], m[2]) in keep]
     if missing:
@@ -134,17 +153,24 @@ def select(
             "subject": [subject_of[c] for c in labelled["clip_id"]],
         }
     )
+    counts["checked"] = int(len(originals))
+    found = largest_faces(faces) if params.input == "face" else {}
+    face = [found.get((c, f)) for c, f in zip(originals["clip_id"], originals["frame_idx"])]
+    originals["landmarks"] = [x[0] if x else None for x in face]
+    originals["track_id"] = [x[1] if x else None for x in face]
     if params.input == "face":
-        points = largest_faces(faces)
-        originals["landmarks"] = [points.get((c, f)) for c, f in zip(originals["clip_id"], originals["frame_idx"])]
         has_face = originals["landmarks"].notna()
         counts["without_landmarks"] = int((~has_face).sum())
         originals = originals[has_face]
     else:
-        originals["landmarks"] = None
         counts["without_landmarks"] = 0
     if originals.empty:
         return Selection(originals, _no_recasts(), [], left_out, counts, _none_left(counts, left_out))
+    shown = sorted(set(originals["label"]))
+    counts["original"] = int(len(originals))
+    if len(shown) < 2:
+        reason = f"a single label ({shown[0]}): nothing to tell apart"
+        return Selection(originals, _no_recasts(), shown, left_out, counts, reason)
     rare = _rare_labels(originals, params.min_label_frames)
     left_out.update(rare)
     originals = originals[~originals["label"].isin(rare)].reset_index(drop=True)
@@ -152,10 +178,9 @@ def select(
     counts["original"] = int(len(originals))
     selection = Selection(originals, _no_recasts(), labels, left_out, counts)
     if len(labels) < 2:
-        selection.reason = (
-            f"a single label ({labels[0]}): nothing to tell apart"
-            if labels
-            else "no label has enough frames shown by two or more subjects"
+        scored = f"only {labels[0]} is" if labels else "none is"
+        selection.reason = f"fewer than two labels can be scored ({scored} left): " + "; ".join(
+            f"{label}: {rare[label]}" for label in sorted(rare)
         )
         return selection
     subjects = originals["subject"].nunique()
@@ -189,7 +214,7 @@ def _none_left(counts: dict[str, int], left_out: dict[str, str]) -> str:
         return "no labelled frame is left at evaluate.frame_step"
     if counts["without_landmarks"]:
         return (
-            f"none of the {counts['after_frame_step']} labelled frame(s) holds a face with landmarks "
+            f"none of the {counts['checked']} labelled frame(s) holds a face with landmarks "
             "(evaluate.input: frame evaluates whole frames)"
         )
     return f"every labelled frame's label is in evaluate.ignore_labels ({', '.join(left_out)})"

@@ -55,11 +55,13 @@ def _num(value: float | np.floating | None) -> float | None:
 
 
 def _interval(value: float, samples: np.ndarray) -> dict:
+    """The value and the 2.5th and 97.5th percentiles of its resamples; ``resamples``: how many were defined (a
+    ratio is not where its baseline scored 0)."""
     finite = samples[np.isfinite(samples)]
     if not np.isfinite(value) or not len(finite):
-        return {"value": _num(value), "ci95_low": None, "ci95_high": None}
+        return {"value": _num(value), "ci95_low": None, "ci95_high": None, "resamples": int(len(finite))}
     low, high = np.percentile(finite, [2.5, 97.5])
-    return {"value": _num(value), "ci95_low": _num(low), "ci95_high": _num(high)}
+    return {"value": _num(value), "ci95_low": _num(low), "ci95_high": _num(high), "resamples": int(len(finite))}
 
 
 def _distribution(values: list[float]) -> dict:

@@ -82,9 +82,26 @@ def not_evaluated(params: EvaluateParams, selection: Selection, reason: str) -> 
     }
 
 
+def _no_baseline(regimes: dict, labels: list[str]) -> str | None:
+    """Why the ratio would mean nothing: the real -> real classifier does not beat chance (1 / labels) on held-out
+    subjects, by the lower end of its interval. None when it does."""
+    f1 = regimes["real_to_real"]["macro_f1"]
+    chance = 1 / len(labels)
+    if f1["ci95_low"] is not None and f1["ci95_low"] > chance:
+        return None
+    return (
+        f"the real → real classifier does not learn these labels better than chance on held-out subjects "
+        f"(macro-F1 {f1['value']}, 95 % interval {f1['ci95_low']} to {f1['ci95_high']}; chance 1/{len(labels)}): "
+        "no baseline to measure the recast against"
+    )
+
+
 def figures(params: EvaluateParams, selection: Selection, table: pd.DataFrame, train: dict, seed: int) -> dict:
     scorer = Scorer(table, selection.labels, params.bootstrap, seed)
     regimes = {name: scorer.regime(col, scored, train[col]) for name, (col, scored) in REGIMES.items()}
+    reason = _no_baseline(regimes, selection.labels)
+    if reason is not None:
+        return not_evaluated(params, selection, reason)
     before = {name: scorer.regime(col, scored, train[col]) for name, (col, scored) in BEFORE_GATE.items()}
     return {
         "status": "evaluated",
@@ -125,15 +142,18 @@ def measure(params: EvaluateParams, seed: int, selection: Selection, clips: pd.D
     empty = pd.DataFrame(columns=[f.name for f in tables.spec("utility_frames").schema])
     if selection.reason is not None:
         return not_evaluated(params, selection, selection.reason), empty
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     original, recast = descriptors(selection.originals, selection.recasts, clips, Describer(params))
     frames_per_subject = selection.originals.groupby("subject").size()
     fold_of = grouped_folds({str(k): int(v) for k, v in frames_per_subject.items()}, params.folds, seed)
     sets = parts(selection, original, recast, fold_of, params.normalise)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(2, threads))  # tiny full-batch models: more threads only contend
     try:
         table, train = cross_validate(sets, selection.labels, params.folds, params, seed)
     except FoldError as exc:
         return not_evaluated(params, selection, str(exc)), empty
+    finally:
+        torch.set_num_threads(threads)
     return figures(params, selection, table, train, seed), table
 
 
