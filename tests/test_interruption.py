@@ -187,7 +187,7 @@ def test_a_write_failure_is_one_line_and_keeps_the_old_output(project):
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert lines[-1].startswith("facecast manifest: data/dataset: could not be written: "), proc.stderr
+    assert lines[-1].startswith("facecast manifest: data/dataset/images: could not be written: "), proc.stderr
     assert "File too large" in lines[-1] and "Traceback" not in proc.stderr
     assert digests(project / "data" / "dataset") == before
     assert not temporaries(project)

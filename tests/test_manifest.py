@@ -576,8 +576,8 @@ def _held_out_predictions() -> tuple[Selection, pd.DataFrame, dict]:
                     )
                 )
     table = pd.DataFrame(rows)
-    originals = table[table["source"] == "original"].assign(landmarks=None)[ORIGINAL_COLUMNS]
-    recasts = table[table["source"] == "recast"].assign(path="x.jpg")[RECAST_COLUMNS]
+    originals = table[table["source"] == "original"].assign(landmarks=None, track_id=None)[ORIGINAL_COLUMNS]
+    recasts = table[table["source"] == "recast"].assign(path="x.jpg", identity_id=None)[RECAST_COLUMNS]
     selection = Selection(originals, recasts, ["happy", "sad"], {}, {"original": 20, "recast": 20, "published": 20})
     train = {
         c: 16

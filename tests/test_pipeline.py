@@ -1,5 +1,6 @@
 """`dvc repro` of the pipeline so far, on a tiny embedded sample, in a temporary copy of the repository."""
 
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +33,19 @@ def project(tiny_project, tmp_path_factory) -> Path:
 
 def test_repro_builds_every_stage(project, tiny_project):
     out = tiny_project.repro
-    for stage in ("sample", "ingest", "faces", "cast", "swap", "gate", "augment", "manifest", "report"):
+    for stage in (
+        "sample",
+        "ingest",
+        "faces",
+        "cast",
+        "swap",
+        "gate",
+        "augment",
+        "manifest",
+        "evaluate",
+        "card",
+        "report",
+    ):
         assert f"Running stage '{stage}'" in out
     clips = tables.read_df("clips", project / "data/interim/clips.parquet")
     assert sorted(clips["clip_id"]) == [f"{p}_expressions" for p in PEOPLE]
@@ -93,6 +106,13 @@ def test_repro_builds_every_stage(project, tiny_project):
     assert (project / "data/dataset/DATASET_CARD.md").is_file() and (project / "reports/index.html").is_file()
     for name in ("ingest", "faces", "cast", "swap", "gates", "augment", "dataset"):
         assert (project / f"metrics/{name}.json").is_file()
+    # one expression: nothing to tell apart, recorded with the reason, in the card too
+    utility = json.loads((project / "metrics/utility.json").read_text())
+    reason = "a single label (neutral): nothing to tell apart"
+    assert utility["status"] == "not_evaluated" and utility["reason"] == reason and utility["regimes"] is None
+    assert utility["labels"] == ["neutral"] and utility["frames"]["original"] == len(frames)
+    card = (project / "data/dataset/DATASET_CARD.md").read_text()
+    assert "**Not evaluated**: a single label \\(neutral\\): nothing to tell apart." in card
     assert (project / "plots/distances.csv").is_file()
     shown = run(["dvc", "plots", "show", "--json"], project)
     assert "plots/distances.csv" in shown
@@ -111,8 +131,23 @@ def test_changing_a_swap_param_reruns_only_swap_and_what_follows(project):
     params["swap"]["jpeg_quality"] = 90  # every recast frame is written again, with other bytes
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], project)
-    assert all(f"Running stage '{s}'" in out for s in ("swap", "gate", "augment", "manifest", "report"))
+    assert all(
+        f"Running stage '{s}'" in out for s in ("swap", "gate", "augment", "manifest", "evaluate", "card", "report")
+    )
     assert all(f"Running stage '{s}'" not in out for s in ("sample", "ingest", "faces", "cast"))
+
+
+def test_an_evaluation_that_is_required_stops_with_its_reason(project, tmp_path):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["evaluate"]["required"] = True
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = (project / "metrics/utility.json").read_bytes()
+    proc = run_in(["python", "stages/evaluate.py", "--params", str(tmp_path / "params.yaml")], project, ok=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "facecast evaluate: not evaluated: a single label (neutral): nothing to tell apart (evaluate.required is true)"
+    )
+    assert (project / "metrics/utility.json").read_bytes() == before
 
 
 def test_changing_a_gate_threshold_reruns_only_gate(project):

@@ -26,8 +26,11 @@ from markupsafe import escape
 
 from facecast import tables
 from facecast.errors import InputError, TableError
+from facecast.evaluate.regimes import TRAINED_ON
+from facecast.evaluate.samples import ORIGINAL_COLUMNS, RECAST_COLUMNS, Selection
+from facecast.evaluate.stage import figures, not_evaluated
 from facecast.io.clips import iter_frames
-from facecast.params import ReportParams
+from facecast.params import EvaluateParams, ReportParams
 from facecast.report.inputs import DISTANCE_COLUMNS
 from facecast.report.select import evenly_spaced, shares
 from facecast.report.stage import report
@@ -283,8 +286,59 @@ def tree(tmp_path_factory) -> Path:
         pd.DataFrame({"share": share, "landmark_score": quantiles(rng, 1.8)}).to_csv(
             plots / "landmark_score" / f"{clip}__v0.csv", index=False
         )
+    utility, predictions = held_out(published)
+    (root / "metrics" / "utility.json").write_text(json.dumps(utility))
+    tables.write("utility_frames", predictions, interim / "utility_frames.parquet")
     (root / "params.yaml").write_text(f"seed: 1\nreport:\n  frames_per_clip: {PER_CLIP}\n")
     return root
+
+
+def held_out(published: list[dict]) -> tuple[dict, pd.DataFrame]:
+    """The evaluate stage's figures (its own scoring) of held-out predictions on the published frames: each
+    clip a subject and a fold; even frames 'neutral', odd 'happy'; the real -> real classifier reads every
+    original right and the recast of frame 1 of each clip as 'neutral'."""
+    rows = []
+    frames = sorted({(r["clip_id"], r["frame_idx"]) for r in published if r["copy"] == 0})
+    fold = {clip: i + 1 for i, clip in enumerate(CLIPS)}
+    for clip, f in frames:
+        label = "neutral" if f % 2 == 0 else "happy"
+        read = "neutral" if f == 1 else label
+        common = {"clip_id": clip, "frame_idx": f, "subject": clip, "fold": fold[clip], "label": label}
+        rows.append(
+            dict(
+                common,
+                source="original",
+                variant=None,
+                published=None,
+                by_original=label,
+                by_published=read,
+                by_original_and_published=label,
+                by_recast=read,
+                by_original_and_recast=label,
+            )
+        )
+        for source in ("published", "recast"):
+            rows.append(
+                dict(
+                    common,
+                    source=source,
+                    variant=0,
+                    published=True,
+                    by_original=read,
+                    by_published=read if source == "published" else None,
+                    by_original_and_published=None,
+                    by_recast=read if source == "recast" else None,
+                    by_original_and_recast=None,
+                )
+            )
+    table = pd.DataFrame(rows)
+    labels = ["happy", "neutral"]
+    originals = table[table["source"] == "original"].assign(landmarks=None, track_id=None)[ORIGINAL_COLUMNS]
+    recasts = table[table["source"] == "recast"].assign(path="x.jpg", identity_id=None)[RECAST_COLUMNS]
+    counts = {"original": len(frames), "recast": len(frames), "published": len(frames)}
+    selection = Selection(originals, recasts, labels, {"transition": "in evaluate.ignore_labels"}, counts)
+    train = dict.fromkeys(TRAINED_ON, len(frames))
+    return figures(EvaluateParams(folds=len(CLIPS), bootstrap=200), selection, table, train, 1), table
 
 
 def run_report(root: Path) -> dict:
@@ -461,6 +515,33 @@ def test_plots_expression_table_and_shares_are_drawn(written, tree):
     )
 
 
+def test_usefulness_shows_the_regimes_the_labels_and_the_frames_the_recast_changed(written, tree):
+    _, text, page = written
+    section = text.split("id='usefulness'")[1].split("</section>")[0]
+    utility = json.loads((tree / "metrics" / "utility.json").read_text())
+    assert f"<div class='v'>{utility['utility_ratio']['value']:.3f}</div>" in section
+    for name in ("real → real", "recast → real", "recast → recast", "real + recast → real"):
+        assert f"<td>{name}</td>" in section, name
+    assert section.count("<h3>Confusion,") == 2
+    # one example per label whose prediction the recast changed: 'happy' (frame 1 of the first clip)
+    figure = section.split("<div class='gallery'>")[1]
+    assert figure.count("<figure>") == 1 and figure.count("<img") == 2
+    assert "frame 1: labelled happy; original read as happy, recast as neutral" in figure
+    assert "Labels not scored: transition (in evaluate.ignore_labels)." in section
+
+
+def test_an_unevaluated_dataset_says_why(tree, tmp_path):
+    root = tmp_path / "tree"
+    shutil.copytree(tree, root, ignore=shutil.ignore_patterns("reports"))
+    empty = Selection(pd.DataFrame(columns=ORIGINAL_COLUMNS), pd.DataFrame(columns=RECAST_COLUMNS), [])
+    reason = "a single label (neutral): nothing to tell apart"
+    (root / "metrics" / "utility.json").write_text(json.dumps(not_evaluated(EvaluateParams(), empty, reason)))
+    tables.write("utility_frames", tables.empty("utility_frames"), root / "data" / "interim" / "utility_frames.parquet")
+    run_report(root)
+    section = (root / "reports" / "index.html").read_text().split("id='usefulness'")[1].split("</section>")[0]
+    assert f"Not evaluated: {reason}." in section and "<table" not in section
+
+
 def test_shares_need_one_map_per_identity(tree):
     frames = tables.read_df("dataset_frames", tree / "data" / "dataset" / "manifest" / "frames.parquet")
     category = {"attribute": "sex", "category": "male", "target": 1.0, "achieved": 1.0}
@@ -522,6 +603,7 @@ def test_hostile_text_is_shown_as_text(tree, tmp_path):
 
 MISSING = {
     "metrics/gates.json": (InputError, "metrics/gates.json: metrics file not found"),
+    "metrics/utility.json": (InputError, r"metrics/utility.json: metrics file not found \(run stage evaluate\)"),
     "data/dataset/manifest/rejects.parquet": (TableError, "table 'dataset_rejects' not found"),
     "data/cast/identities/id_m1/face.png": (InputError, "face of cast identity 'id_m1' not found"),
     "data/swapped/P001_expressions__v0/000004.jpg": (
