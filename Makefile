@@ -51,6 +51,7 @@ bench: install-test
 	$(PY) benchmarks/faces.py
 	$(PY) benchmarks/swap.py
 	$(PY) benchmarks/gate.py
+	$(PY) benchmarks/utility.py
 
 clean:
 	rm -rf $(VENV)

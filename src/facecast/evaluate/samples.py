@@ -179,9 +179,9 @@ def select(
     selection = Selection(originals, _no_recasts(), labels, left_out, counts)
     if len(labels) < 2:
         scored = f"only {labels[0]} is" if labels else "none is"
-        selection.reason = f"fewer than two labels can be scored ({scored} left): " + "; ".join(
-            f"{label}: {rare[label]}" for label in sorted(rare)
-        )
+        named = [f"{label}: {rare[label]}" for label in sorted(rare)]
+        more = f"; and {len(named) - 3} more (labels_left_out lists each)" if len(named) > 3 else ""
+        selection.reason = f"fewer than two labels can be scored ({scored} left): {'; '.join(named[:3])}{more}"
         return selection
     subjects = originals["subject"].nunique()
     if subjects < params.folds:
