@@ -27,7 +27,7 @@ from facecast import tables
 from facecast.card.stage import card
 from facecast.errors import InputError
 from facecast.evaluate.samples import ORIGINAL_COLUMNS, RECAST_COLUMNS, Selection
-from facecast.evaluate.stage import figures, not_evaluated
+from facecast.evaluate.stage import not_evaluated
 from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
 from facecast.manifest.select import frame_verdicts, select
@@ -35,6 +35,7 @@ from facecast.manifest.splits import Group, assign, groups
 from facecast.manifest.stage import manifest
 from facecast.params import CastParams, EvaluateParams, ManifestParams
 from facecast.reasons import ManifestReason
+from held_out import held_out
 
 SEED = 918273
 FRAMES = 4
@@ -540,57 +541,16 @@ def test_card_tells_counts_params_licences_and_hides_the_input_paths(built):
     assert json.loads((dataset.parent / "metrics" / "dataset.json").read_text()) == metrics
 
 
-def _held_out_predictions() -> tuple[Selection, pd.DataFrame, dict]:
-    """Five subjects, two labels: the originals all told right by every model; the published recast of 'sad'
-    told as 'happy' in half its frames by the recast-trained model and by the original-trained one."""
-    rows = []
-    for fold, subject in enumerate(("P1", "P2", "P3", "P4", "P5"), start=1):
-        for frame, label in enumerate(("happy", "happy", "sad", "sad")):
-            wrong = "happy" if label == "sad" and frame == 3 else label
-            common = {"clip_id": subject, "frame_idx": frame, "subject": subject, "fold": fold, "label": label}
-            rows.append(
-                dict(
-                    common,
-                    source="original",
-                    variant=None,
-                    published=None,
-                    by_original=label,
-                    by_published=wrong,
-                    by_original_and_published=label,
-                    by_recast=wrong,
-                    by_original_and_recast=label,
-                )
-            )
-            for source in ("published", "recast"):
-                rows.append(
-                    dict(
-                        common,
-                        source=source,
-                        variant=0,
-                        published=True,
-                        by_original=wrong,
-                        by_published=wrong if source == "published" else None,
-                        by_original_and_published=None,
-                        by_recast=wrong if source == "recast" else None,
-                        by_original_and_recast=None,
-                    )
-                )
-    table = pd.DataFrame(rows)
-    originals = table[table["source"] == "original"].assign(landmarks=None, track_id=None)[ORIGINAL_COLUMNS]
-    recasts = table[table["source"] == "recast"].assign(path="x.jpg", identity_id=None)[RECAST_COLUMNS]
-    selection = Selection(originals, recasts, ["happy", "sad"], {}, {"original": 20, "recast": 20, "published": 20})
-    train = {
-        c: 16
-        for c in ("by_original", "by_published", "by_original_and_published", "by_recast", "by_original_and_recast")
-    }
-    return selection, table, train
-
-
 def test_card_tells_how_useful_the_dataset_is(world, tmp_path):
     """An evaluated dataset: the card prints the utility ratio with its interval, the four regimes and the
     labels the recast changes most first."""
-    selection, table, train = _held_out_predictions()
-    utility = figures(EvaluateParams(folds=5, bootstrap=200), selection, table, train, SEED)
+    # five subjects, two labels; the recast of each subject's last 'sad' frame reads as 'happy'
+    frames = [
+        (subject, frame, fold, label, "happy" if frame == 3 else label)
+        for fold, subject in enumerate(("P1", "P2", "P3", "P4", "P5"), start=1)
+        for frame, label in enumerate(("happy", "happy", "sad", "sad"))
+    ]
+    utility, _ = held_out(frames, {}, SEED)
     run(world, tmp_path, utility=utility)
     card = shown((tmp_path / "dataset" / "DATASET_CARD.md").read_text())
     ratio = utility["utility_ratio"]

@@ -26,15 +26,15 @@ from markupsafe import escape
 
 from facecast import tables
 from facecast.errors import InputError, TableError
-from facecast.evaluate.regimes import TRAINED_ON
 from facecast.evaluate.samples import ORIGINAL_COLUMNS, RECAST_COLUMNS, Selection
-from facecast.evaluate.stage import figures, not_evaluated
+from facecast.evaluate.stage import not_evaluated
 from facecast.io.clips import iter_frames
 from facecast.params import EvaluateParams, ReportParams
 from facecast.report.inputs import DISTANCE_COLUMNS
 from facecast.report.select import evenly_spaced, shares
 from facecast.report.stage import report
 from facecast.sample.people import subjects
+from held_out import held_out
 
 REPO = Path(__file__).resolve().parents[1]
 PER_CLIP = 3
@@ -286,59 +286,21 @@ def tree(tmp_path_factory) -> Path:
         pd.DataFrame({"share": share, "landmark_score": quantiles(rng, 1.8)}).to_csv(
             plots / "landmark_score" / f"{clip}__v0.csv", index=False
         )
-    utility, predictions = held_out(published)
+    # each clip a subject and a fold; even frames 'neutral', odd 'happy'; the recast of frame 1 reads 'neutral'
+    fold = {clip: i + 1 for i, clip in enumerate(CLIPS)}
+    frames = sorted({(r["clip_id"], r["frame_idx"]) for r in published if r["copy"] == 0})
+    utility, predictions = held_out(
+        [
+            (c, f, fold[c], "neutral" if f % 2 == 0 else "happy", "neutral" if f % 2 == 0 or f == 1 else "happy")
+            for c, f in frames
+        ],
+        {"transition": "in evaluate.ignore_labels"},
+        1,
+    )
     (root / "metrics" / "utility.json").write_text(json.dumps(utility))
     tables.write("utility_frames", predictions, interim / "utility_frames.parquet")
     (root / "params.yaml").write_text(f"seed: 1\nreport:\n  frames_per_clip: {PER_CLIP}\n")
     return root
-
-
-def held_out(published: list[dict]) -> tuple[dict, pd.DataFrame]:
-    """The evaluate stage's figures (its own scoring) of held-out predictions on the published frames: each
-    clip a subject and a fold; even frames 'neutral', odd 'happy'; the real -> real classifier reads every
-    original right and the recast of frame 1 of each clip as 'neutral'."""
-    rows = []
-    frames = sorted({(r["clip_id"], r["frame_idx"]) for r in published if r["copy"] == 0})
-    fold = {clip: i + 1 for i, clip in enumerate(CLIPS)}
-    for clip, f in frames:
-        label = "neutral" if f % 2 == 0 else "happy"
-        read = "neutral" if f == 1 else label
-        common = {"clip_id": clip, "frame_idx": f, "subject": clip, "fold": fold[clip], "label": label}
-        rows.append(
-            dict(
-                common,
-                source="original",
-                variant=None,
-                published=None,
-                by_original=label,
-                by_published=read,
-                by_original_and_published=label,
-                by_recast=read,
-                by_original_and_recast=label,
-            )
-        )
-        for source in ("published", "recast"):
-            rows.append(
-                dict(
-                    common,
-                    source=source,
-                    variant=0,
-                    published=True,
-                    by_original=read,
-                    by_published=read if source == "published" else None,
-                    by_original_and_published=None,
-                    by_recast=read if source == "recast" else None,
-                    by_original_and_recast=None,
-                )
-            )
-    table = pd.DataFrame(rows)
-    labels = ["happy", "neutral"]
-    originals = table[table["source"] == "original"].assign(landmarks=None, track_id=None)[ORIGINAL_COLUMNS]
-    recasts = table[table["source"] == "recast"].assign(path="x.jpg", identity_id=None)[RECAST_COLUMNS]
-    counts = {"original": len(frames), "recast": len(frames), "published": len(frames)}
-    selection = Selection(originals, recasts, labels, {"transition": "in evaluate.ignore_labels"}, counts)
-    train = dict.fromkeys(TRAINED_ON, len(frames))
-    return figures(EvaluateParams(folds=len(CLIPS), bootstrap=200), selection, table, train, 1), table
 
 
 def run_report(root: Path) -> dict:
