@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from facecast import tables
 from facecast.evaluate.samples import RECAST_COLUMNS, Selection, select
@@ -205,3 +206,15 @@ def test_the_tiny_project_says_why_it_cannot_be_evaluated(tiny_project, monkeypa
     result, _ = measure(six_folds, 0, too_few, inputs["clips"])
     assert result["reason"] == too_few.reason
     assert result["labels_left_out"] == {"transition": "in evaluate.ignore_labels"}
+
+
+def test_training_works_where_the_detectors_turned_gradients_off(people, measured):
+    """Loading MTCNN (models.loaders.mtcnn) turns autograd off for the whole process (inference only); the
+    utility classifier still trains there, and to the same model."""
+    selection, result, _ = measured["unchanged"]
+    torch.set_grad_enabled(False)  # what models.loaders.mtcnn does when it first loads the detector
+    try:
+        again, _ = measure(PARAMS, SEED, selection, people[1])
+    finally:
+        torch.set_grad_enabled(True)
+    assert again == result

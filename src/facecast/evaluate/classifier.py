@@ -48,9 +48,10 @@ def fit(features: np.ndarray, targets: np.ndarray, classes: int, params: Evaluat
     loss_fn = nn.CrossEntropyLoss(weight=torch.from_numpy(weights.astype(np.float32)))
     optimiser = torch.optim.Adam(net.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     net.train()
-    for _ in range(params.epochs):
-        optimiser.zero_grad()
-        loss_fn(net(x), y).backward()
-        optimiser.step()
+    with torch.enable_grad():  # a process that loaded the detectors (models.loaders) has gradients off
+        for _ in range(params.epochs):
+            optimiser.zero_grad()
+            loss_fn(net(x), y).backward()
+            optimiser.step()
     net.eval()
     return Classifier(net, mean, scale)
