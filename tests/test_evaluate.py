@@ -218,3 +218,17 @@ def test_training_works_where_the_detectors_turned_gradients_off(people, measure
     finally:
         torch.set_grad_enabled(True)
     assert again == result
+
+
+def test_whole_frames_are_an_input_too(people, measured):
+    """``input: frame`` (labels not about the face) scores whole frames: it needs no landmarks, and a blurred
+    face still costs what the face told."""
+    frame = PARAMS.model_copy(update={"input": "frame"})
+    results = {}
+    for name in ("unchanged", "blurred"):
+        selection, _, _ = measured[name]
+        no_points = selection.originals.assign(landmarks=None, track_id=None)
+        results[name], _ = measure(frame, SEED, Selection(no_points, selection.recasts, selection.labels), people[1])
+    assert results["unchanged"]["status"] == results["blurred"]["status"] == "evaluated"
+    assert "whole frame" in results["unchanged"]["classifier"]
+    assert results["blurred"]["utility_ratio"]["ci95_high"] < results["unchanged"]["utility_ratio"]["ci95_low"]
