@@ -52,6 +52,7 @@ bench: install-test
 	$(PY) benchmarks/swap.py
 	$(PY) benchmarks/gate.py
 	$(PY) benchmarks/utility.py
+	$(PY) benchmarks/attributes.py
 
 clean:
 	rm -rf $(VENV)
