@@ -21,12 +21,13 @@ def _original_descriptors(originals: pd.DataFrame, clips: pd.DataFrame, describe
     ):
         wanted = dict(zip(rows["frame_idx"].astype(int), rows["landmarks"]))
         path, kind = where[clip]
+        last = max(wanted)
         try:
             for i, image in enumerate(iter_frames(path, kind)):
                 if i in wanted:
                     out[clip, i] = describe(image, wanted[i])
-                    if len(out) and all((clip, f) in out for f in wanted):
-                        break
+                if i == last:  # nothing further is wanted: stop decoding
+                    break
         except ClipError as exc:
             raise InputError(f"{exc} (clip {clip}); run ingest again") from None
         short = sorted(f for f in wanted if (clip, f) not in out)

@@ -75,7 +75,10 @@ def parts(
             "label": o["label"].to_numpy(),
         }
     )
-    info = o.set_index(["clip_id", "frame_idx"])
+    of = {
+        (c, int(f)): (subject, label)
+        for c, f, subject, label in zip(o["clip_id"], o["frame_idx"], o["subject"], o["label"])
+    }
     r = selection.recasts
     keys = list(zip(r["clip_id"], r["frame_idx"].astype(int)))
     r_rows = pd.DataFrame(
@@ -85,8 +88,8 @@ def parts(
             "source": "recast",
             "variant": pd.array(r["variant"].astype(int).to_numpy(), dtype="Int32"),
             "published": pd.array(r["published"].astype(bool).to_numpy(), dtype="boolean"),
-            "subject": [info.loc[k, "subject"] for k in keys],
-            "label": [info.loc[k, "label"] for k in keys],
+            "subject": [of[k][0] for k in keys],
+            "label": [of[k][1] for k in keys],
         }
     )
     out = {"original": _part(original, o_rows, list(o_rows["subject"]), index, fold_of, normalise)}

@@ -87,12 +87,17 @@ class Scorer:
         rng = np.random.default_rng(seed)
         n = len(self.subjects)
         self.weights = rng.multinomial(n, np.full(n, 1 / n), size=bootstrap)  # (B, subjects): times drawn
+        self._scored: dict[tuple[str, str], tuple[pd.DataFrame, np.ndarray, np.ndarray]] = {}
+        self._resampled: dict[tuple[str, str], np.ndarray] = {}
 
     def _rows(self, column: str, scored: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        rows = self.table[(self.table["source"] == scored) & self.table[column].notna()]
-        truth = np.array([self.index[v] for v in rows["label"]], np.int64)
-        predicted = np.array([self.index[v] for v in rows[column]], np.int64)
-        return rows, truth, predicted
+        """The scored rows of one prediction column on one set, their true and predicted class indices (once)."""
+        if (column, scored) not in self._scored:
+            rows = self.table[(self.table["source"] == scored) & self.table[column].notna()]
+            truth = np.array([self.index[v] for v in rows["label"]], np.int64)
+            predicted = np.array([self.index[v] for v in rows[column]], np.int64)
+            self._scored[column, scored] = (rows, truth, predicted)
+        return self._scored[column, scored]
 
     def _per_subject(self, rows: pd.DataFrame, truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
         """(subjects, k, k): each subject's confusion matrix."""
@@ -102,10 +107,11 @@ class Scorer:
         return flat.reshape(len(self.subjects), self.k, self.k)
 
     def resampled_f1(self, column: str, scored: str) -> np.ndarray:
-        """Macro-F1 of each bootstrap resample."""
-        per_subject = self._per_subject(*self._rows(column, scored))
-        cms = np.tensordot(self.weights, per_subject, axes=(1, 0))
-        return macro_f1(cms)
+        """Macro-F1 of each bootstrap resample (computed once per column and set)."""
+        if (column, scored) not in self._resampled:
+            per_subject = self._per_subject(*self._rows(column, scored))
+            self._resampled[column, scored] = macro_f1(np.tensordot(self.weights, per_subject, axes=(1, 0)))
+        return self._resampled[column, scored]
 
     def matrix(self, column: str, scored: str) -> np.ndarray:
         _, truth, predicted = self._rows(column, scored)

@@ -123,10 +123,10 @@ def _plots(table: pd.DataFrame, result: dict, folder: Path) -> None:
     """Per regime a confusion CSV (one row per held-out image), per-label F1 and agreement bars."""
     with atomic_dir(folder) as tmp:
         for name, (column, scored) in REGIMES.items():
-            rows = table[(table["source"] == scored) & table[column].notna()] if len(table) else table
-            pd.DataFrame(
-                {"actual": rows.get("label", []), "predicted": rows.get(column, [])}, columns=["actual", "predicted"]
-            ).to_csv(tmp / f"confusion_{name}.csv", index=False)
+            rows = table[(table["source"] == scored) & table[column].notna()]
+            rows[["label", column]].set_axis(["actual", "predicted"], axis=1).to_csv(
+                tmp / f"confusion_{name}.csv", index=False
+            )
         f1_rows = [
             {"bar": f"{label} ({REGIME_NAMES[name]})", "label": label, "regime": REGIME_NAMES[name], "f1": f1}
             for name, scores in (result["regimes"] or {}).items()
