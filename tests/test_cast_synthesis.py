@@ -165,6 +165,46 @@ def test_reshape_keeps_the_eye_centres_and_moves_the_features(donors):
     np.testing.assert_allclose(reshape.reshape(mean, np.zeros(len(reshape.NAMES))), mean, atol=1e-9)
 
 
+def _cut_above(face: DonorFace, top: int) -> DonorFace:
+    """The face with its photo cut off above row ``top`` (a portrait framed too tightly)."""
+    return DonorFace(face.image[top:], face.landmarks - [0.0, top], face.embedding)
+
+
+def _render_with(references: dict, ids: tuple[str, ...]) -> tuple[compose.Prepared, np.ndarray, np.ndarray]:
+    """The face and mask of a recipe over ``ids`` (the first with the largest weights), no edits."""
+    prepared = compose.prepare(references, SIZE)
+    weights = np.array([0.7, 0.3][: len(ids)])
+    weights /= weights.sum()
+    recipe = compose.Recipe(ids, {p: weights for p in compose.PARTS}, -0.5, np.zeros(len(reshape.NAMES)))
+    face, _, mask = compose.render(prepared, recipe)
+    return prepared, face, mask
+
+
+@pytest.mark.parametrize("others", [(), ("P001",)], ids=["alone", "with-P001"])
+def test_the_frame_beyond_a_donor_photo_is_filled_not_streaked(donors, others):
+    """P007's photo cut above the forehead leaves the top of the frame uncovered: no repeated edge pixels there.
+
+    Repeating the photo's edge row draws vertical streaks: the band above the edge varies across a row
+    far more than down a column. Filled from P001's real pixels or with a plain background it does not;
+    inside the face mask, which the cut photo still covers, the face is the one the whole photo gives.
+    """
+    cut = _cut_above(donors["P007"][0], 90)
+    ids = ("P007", *others)
+    rest = {d: (donors[d][0].image, donors[d][0].landmarks) for d in others}
+    prepared, face, mask = _render_with({"P007": (cut.image, cut.landmarks), **rest}, ids)
+    corners = np.array([[0.0, 0.0], [cut.image.shape[1] - 1.0, 0.0]])
+    edge = apply(similarity(cut.landmarks, prepared.mean), corners)[:, 1].min()  # the cut, in the frame
+    band = face[: int(edge) - 8].astype(np.float32)  # clear of the few px the warp onto the recipe moves it
+    assert len(band) >= 30 and mask[: len(band)].max() == 0
+    across = np.abs(np.diff(band, axis=1)).mean()
+    down = np.abs(np.diff(band, axis=0)).mean()
+    assert across < 2 * down + 2, f"streaks above the cut: {across:.1f} across a row, {down:.1f} down a column"
+    whole = donors["P007"][0]
+    _, full, full_mask = _render_with({"P007": (whole.image, whole.landmarks), **rest}, ids)
+    np.testing.assert_array_equal(mask, full_mask)
+    assert np.abs(face.astype(int) - full)[mask == 255].max() <= 1
+
+
 # --------------------------------------------------------------------------- synthesis
 
 

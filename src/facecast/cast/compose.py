@@ -15,14 +15,20 @@ A :class:`Recipe` says which donors make the face and how:
   (:mod:`facecast.cast.reshape`).
 
 :func:`render` warps every donor of the recipe piecewise-affinely onto that
-shape (:class:`facecast.cast.morph.Warp`), blends the textures with the face
-weights, and in each feature's feathered region replaces the fine detail of
-the face blend by the detail of the feature's own blend while the face
+shape (:class:`facecast.cast.morph.Warp`), together with the part of the
+frame its photo covers; where a photo does not reach (a tightly framed
+portrait), the texture is filled from the other donors' real pixels, else
+with a plain background colour, never with the photo's repeated edge pixels
+(:func:`facecast.cast.morph.fill_uncovered`). It blends the textures with the
+face weights, and in each feature's feathered region replaces the fine detail
+of the face blend by the detail of the feature's own blend while the face
 blend's low frequencies (skin colour, shading) stay: features are composed
 without seams or ghosts. Outside the feathered face mask, the head (hair,
-ears, neck) is the donor with the largest face weight, warped to the same
-shape, so the image reads as a whole portrait; the swap stage uses only what
-is inside the mask.
+ears, neck) is one donor's, warped to the same shape, so the image reads as a
+whole portrait: the donor whose photo covers the most of the frame, among
+those the largest face weight (:func:`head_donor`), so a tightly framed
+portrait does not leave a head cut off and patched; the swap stage uses only
+what is inside the mask.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import cv2
 import numpy as np
 
 from facecast.cast import morph, reshape
-from facecast.geometry.canonical import align, canonical_matrix, mean_shape
+from facecast.geometry.canonical import align, canonical_matrix, coverage, mean_shape
 from facecast.geometry.landmarks import BROWS, EYES, MOUTH, NOSE, indices, inter_ocular
 from facecast.geometry.outline import face_outline, frame_points
 from facecast.geometry.transforms import apply
@@ -62,13 +68,18 @@ AWAY_MAX = 0.5
 
 @dataclass(frozen=True)
 class Prepared:
-    """Donors aligned into the canonical frame: their images, landmarks, and their Procrustes mean shape."""
+    """Donors aligned into the canonical frame: their images, landmarks, and their Procrustes mean shape.
+
+    ``coverage`` is, per donor, the float32 share of each pixel of its image
+    that lies inside its photo (0 where the image only repeats the photo's edge).
+    """
 
     ids: tuple[str, ...]
     images: dict[str, np.ndarray]
     shapes: dict[str, np.ndarray]
     mean: np.ndarray
     size: int
+    coverage: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -103,10 +114,12 @@ def prepare(references: Mapping[str, tuple[np.ndarray, np.ndarray]], size: int) 
     """Align each donor's reference face (RGB image, 68 landmarks) to the donors' mean shape in a ``size`` frame."""
     ids = tuple(sorted(references))
     mean = mean_shape([references[d][1] for d in ids], size)
-    images, shapes = {}, {}
+    images, shapes, covered = {}, {}, {}
     for d in ids:
-        images[d], shapes[d] = align(*references[d], mean, size)
-    return Prepared(ids, images, shapes, mean, size)
+        image, landmarks = references[d]
+        images[d], shapes[d] = align(image, landmarks, mean, size)
+        covered[d] = coverage(image.shape, landmarks, mean, size)
+    return Prepared(ids, images, shapes, mean, size, covered)
 
 
 def draw(prepared: Prepared, k: int, rng: np.random.Generator) -> Recipe:
@@ -177,14 +190,22 @@ def feature_region(landmarks: np.ndarray, idx: Sequence[int], size: int) -> np.n
     return morph.hull_mask(landmarks[list(idx)], size, size, grow=grow, sigma=grow / 2)[..., None]
 
 
+def head_donor(covered: Sequence[np.ndarray], weights: np.ndarray) -> int:
+    """The donor whose head surrounds the face: the most of the frame covered by its photo (to the percent),
+    then the largest face weight."""
+    shares = [round(float(np.mean(c)), 2) for c in covered]
+    return max(range(len(shares)), key=lambda i: (shares[i], float(weights[i])))
+
+
 def render(prepared: Prepared, recipe: Recipe) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The recipe's face: RGB uint8 (size, size, 3), its 68 landmarks, and its face mask (uint8, 255 inside)."""
     size = prepared.size
     landmarks = shape(prepared, recipe)
     warp = morph.Warp(warp_points(landmarks, size), size)
-    textures = [
-        warp(prepared.images[d], warp_points(prepared.shapes[d], size)).astype(np.float32) for d in recipe.donor_ids
-    ]
+    sources = [warp_points(prepared.shapes[d], size) for d in recipe.donor_ids]
+    textures = [warp(prepared.images[d], s).astype(np.float32) for d, s in zip(recipe.donor_ids, sources)]
+    covered = [warp(prepared.coverage[d], s) for d, s in zip(recipe.donor_ids, sources)]
+    textures = morph.fill_uncovered(textures, covered, recipe.weights["face"])
     sigma = DETAIL_SIGMA * inter_ocular(landmarks)
 
     def detail(image: np.ndarray) -> np.ndarray:
@@ -196,6 +217,6 @@ def render(prepared: Prepared, recipe: Recipe) -> tuple[np.ndarray, np.ndarray, 
         region = feature_region(landmarks, idx, size)
         face = face + region * (detail(morph.blend(textures, recipe.weights[part])) - face_detail)
     mask = morph.face_mask(landmarks, size)[..., None]
-    head = textures[int(np.argmax(recipe.weights["face"]))]
+    head = textures[head_donor(covered, recipe.weights["face"])]
     out = mask * face + (1.0 - mask) * head
     return morph.to_uint8(out), landmarks, morph.to_uint8(mask[..., 0] * 255.0)

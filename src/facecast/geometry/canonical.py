@@ -10,6 +10,9 @@
   similarity-aligned to the running mean until it stops moving), placed in
   the canonical frame by the eye anchors. It is derived from the faces
   themselves, not a fixed table.
+* **Coverage.** A face aligned into the frame need not fill it: where the
+  frame reaches past the photo, :func:`align` repeats the photo's edge
+  pixels, and :func:`coverage` says which pixels those are.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ def align(image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: 
     """Similarity-align a face onto ``template`` (68 points in a ``size`` frame): the warped image and landmarks.
 
     A face shrunk by more than a third is first downscaled with area
-    averaging, so the fine texture does not alias.
+    averaging, so the fine texture does not alias. Where the frame reaches
+    past the photo, its edge pixels are repeated; :func:`coverage` marks them.
     """
     matrix = similarity(landmarks, template)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
@@ -75,3 +79,15 @@ def align(image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: 
         sampling[:, :2] = matrix[:, :2] @ np.diag([w / small[0], h / small[1]])
     out = cv2.warpAffine(source, sampling, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out, apply(matrix, landmarks)
+
+
+def coverage(image_shape: Sequence[int], landmarks: np.ndarray, template: np.ndarray, size: int) -> np.ndarray:
+    """Float32 (size, size) share of each pixel of :func:`align`'s output that lies inside the source image.
+
+    1 where the aligned image shows the photo, 0 where it only repeats the
+    photo's edge pixels, in between along the edge. ``image_shape`` is the
+    source image's shape (height, width, ...).
+    """
+    inside = np.ones(tuple(image_shape[:2]), np.float32)
+    matrix = similarity(landmarks, template)
+    return cv2.warpAffine(inside, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
