@@ -345,6 +345,24 @@ def test_malformed_subjects_stop(tmp_path):
         run_ingest(root, tmp_path / "out")
 
 
+def test_subjects_may_declare_age_and_sex(tmp_path):
+    root = make_root(tmp_path, "clip,frame,label\nwalk,0,a\n", subjects="clip,subject_id,age,sex\nwalk,S1,3-9,Female\n")
+    run_ingest(root, tmp_path / "out")
+    clip = tables.read_df("clips", tmp_path / "out" / "interim" / "clips.parquet").iloc[0]
+    assert (clip.subject_id, clip.subject_age, clip.subject_sex) == ("S1", "3-9", "female")
+    assert not len(issues_of(tmp_path / "out").query("kind == 'unknown_column'"))
+    root = make_root(tmp_path / "blank", "clip,frame,label\nwalk,0,a\n", subjects="clip,subject_id,age\nwalk,S1,\n")
+    run_ingest(root, tmp_path / "blank" / "out")
+    clip = tables.read_df("clips", tmp_path / "blank" / "out" / "interim" / "clips.parquet").iloc[0]
+    assert pd.isna(clip.subject_age) and pd.isna(clip.subject_sex)  # an empty value declares nothing
+
+
+def test_an_age_or_sex_that_is_not_one_stops(tmp_path):
+    root = make_root(tmp_path, "clip,frame,label\nwalk,0,a\n", subjects="clip,subject_id,age,sex\nwalk,S1,young,x\n")
+    with pytest.raises(InputError, match=r"(?s)row 1: age 'young' is not an age.*row 1: sex 'x' is not one of female"):
+        run_ingest(root, tmp_path / "out")
+
+
 def test_two_clips_with_one_id_stop_naming_both(tmp_path):
     root = make_root(tmp_path, "clip,frame,label\nwalk,0,a\n")
     write_video(root / "clips" / "walk.avi", 3)

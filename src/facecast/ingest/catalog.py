@@ -32,7 +32,8 @@ class Clip:
     issues: list[Issue] = field(default_factory=list)
     stills: bool | None = None  # separate photographs, not a sequence; None when the clip is not usable
 
-    def row(self, subject_id: str | None) -> dict:
+    def row(self, subject_id: str | None, age: str | None = None, sex: str | None = None) -> dict:
+        """The clips.parquet row; ``age``, ``sex``: what subjects.csv declares of its subject."""
         return {
             "clip_id": self.source.clip_id,
             "path": self.source.path.as_posix(),
@@ -43,6 +44,8 @@ class Clip:
             "height": self.probe.height,
             "sha256": self.sha256,
             "subject_id": subject_id,
+            "subject_age": age,
+            "subject_sex": sex,
             "status": self.probe.status,
             "reason": self.probe.reason,
             "stills": self.stills,

@@ -107,7 +107,8 @@ def ingest(root: Path, params: IngestParams, interim: Path, metrics: Path) -> di
         _strict_stop(root / "labels.csv", issues)
 
     frame_table = pa.concat_tables(frames) if frames else tables.empty("frames")
-    tables.write("clips", [c.row(subjects[c.source.clip_id]) for c in clips], interim)
+    rows = [(c, subjects[c.source.clip_id]) for c in clips]
+    tables.write("clips", [c.row(*((s.subject_id, s.age, s.sex) if s else (None,))) for c, s in rows], interim)
     tables.write("frames", frame_table, interim)
     tables.write("ingest_issues", [i.record() for i in issues], interim)
     result = _metrics(clips, frame_table, conflicting, len(labels.rows), issues)

@@ -1,4 +1,12 @@
-"""subjects.csv (optional): which subject appears in each clip (clip, subject_id).
+"""subjects.csv (optional): which subject appears in each clip (clip, subject_id), and what is declared of them.
+
+Two optional columns declare the subject's attributes, when the dataset's
+owner knows them: ``age`` (years, ``3``, or a range, ``3-9``, ``65+``) and
+``sex`` (female or male, any case). Casting reads them beside what the
+attribute instrument measures (:mod:`facecast.cast.fit`): a subject declared
+a child is never given an adult's face, whatever the instrument says. An
+empty value declares nothing; any other value that is not an age or a sex
+stops ingest, naming the row.
 
 A missing file means no clip has a subject. A malformed file (missing
 columns, empty values, a control character in a value, bad CSV) stops
@@ -10,14 +18,19 @@ rather than a guessed one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from facecast.ingest.csvfile import fail, non_empty, plain_text, read_csv, require_columns, unused_columns
 from facecast.ingest.issues import SUBJECTS, Issue, no_such_clip
+from facecast.io.text import escaped
 
 SUBJECT_COLUMNS = ("clip", "subject_id")
+DECLARED_COLUMNS = ("age", "sex")  # optional
+SEXES = ("female", "male")
+_AGE = re.compile(r"^\s*\d+(?:\.\d+)?\s*(?:-\s*\d+(?:\.\d+)?|\+)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,20 @@ class SubjectRow:
     row: int
     clip: str
     subject_id: str
+    age: str | None = None  # as declared: years or a range
+    sex: str | None = None  # female | male
+
+
+def _declared(values: dict[str, str], number: int, problems: list[str]) -> tuple[str | None, str | None]:
+    age = values.get("age", "").strip() or None
+    sex = values.get("sex", "").strip().lower() or None
+    if age is not None and not _AGE.match(age):
+        problems.append(f"row {number}: age '{escaped(age)}' is not an age (years, a range such as 3-9, or 65+)")
+        age = None
+    if sex is not None and sex not in SEXES:
+        problems.append(f"row {number}: sex '{escaped(sex)}' is not one of {', '.join(SEXES)}")
+        sex = None
+    return age, sex
 
 
 def read_subjects(path: Path) -> tuple[list[SubjectRow], list[Issue]]:
@@ -38,16 +65,21 @@ def read_subjects(path: Path) -> tuple[list[SubjectRow], list[Issue]]:
     for number, values in table.rows:
         clip = non_empty(values, "clip", number, problems)
         subject_id = non_empty(values, "subject_id", number, problems)
-        plain_text(table, number, values, SUBJECT_COLUMNS, problems)
-        rows.append(SubjectRow(number, clip, subject_id))
+        declared = tuple(c for c in DECLARED_COLUMNS if c in table.columns)
+        plain_text(table, number, values, SUBJECT_COLUMNS + declared, problems)
+        age, sex = _declared(values, number, problems)
+        rows.append(SubjectRow(number, clip, subject_id, age, sex))
     fail(path, problems)
-    return rows, unused_columns(table, SUBJECT_COLUMNS, SUBJECTS)
+    return rows, unused_columns(table, SUBJECT_COLUMNS + DECLARED_COLUMNS, SUBJECTS)
 
 
-def assign_subjects(rows: list[SubjectRow], clip_ids: Collection[str]) -> tuple[dict[str, str | None], list[Issue]]:
-    """clip_id -> subject_id (None where unknown or contradictory) and the issues found."""
+def assign_subjects(
+    rows: list[SubjectRow], clip_ids: Collection[str]
+) -> tuple[dict[str, SubjectRow | None], list[Issue]]:
+    """clip_id -> its subject's row (None where unknown or contradictory) and the issues found. A clip listed
+    again with the same subject keeps its first row's declared age and sex."""
     first: dict[str, SubjectRow] = {}
-    subjects: dict[str, str | None] = {clip_id: None for clip_id in clip_ids}
+    subjects: dict[str, SubjectRow | None] = {clip_id: None for clip_id in clip_ids}
     issues = []
     for r in rows:
         if r.clip not in subjects:
@@ -56,7 +88,7 @@ def assign_subjects(rows: list[SubjectRow], clip_ids: Collection[str]) -> tuple[
             )
         elif r.clip not in first:
             first[r.clip] = r
-            subjects[r.clip] = r.subject_id
+            subjects[r.clip] = r
         elif r.subject_id == first[r.clip].subject_id:
             again = f"clip '{r.clip}' is listed again with subject '{r.subject_id}'"
             reason = f"row {r.row}: {again} (row {first[r.clip].row}); merged"
