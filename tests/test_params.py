@@ -242,7 +242,7 @@ def test_facecast_params_says_what_it_checked(tmp_path, monkeypatch):
     result = facecast_params(tmp_path, repo_params(), monkeypatch)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "params.yaml: valid (seed, sample, input, ingest, faces, cast, swap, gate, augment, manifest, evaluate, report)",
+        "params.yaml: valid (seed, sample, input, ingest, faces, attributes, cast, swap, gate, augment, manifest, evaluate, report)",
         "augment.policy checked on 480x360 (sample.frame_width x frame_height: no ingested clips in "
         "data/interim/clips.parquet)",
     ]

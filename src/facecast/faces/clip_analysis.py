@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from facecast.faces.apparent import track_attributes
 from facecast.faces.embed import Embedder
 from facecast.faces.rows import track_face_rows, track_row
 from facecast.faces.tracker import ClipTracker
@@ -56,7 +57,7 @@ def run_clip(
             width, height = track.size or tracker.frame_size
             rows = track_face_rows(clip_id, track, params, fps, width, height)
             face_rows.extend(rows)
-            track_rows.append(track_row(clip_id, track.track_id, rows))
+            track_rows.append({**track_row(clip_id, track.track_id, rows), **track_attributes(track.faces)})
     face_rows.sort(key=lambda r: (r["frame_idx"], r["track_id"]))
     return ClipResult(clip_id, face_rows, track_rows, tracker.n_frames, time.perf_counter() - start)
 

@@ -28,13 +28,14 @@ from tqdm import tqdm
 from facecast import tables
 from facecast.errors import InputError
 from facecast.executor import collect, process_pool
+from facecast.faces.apparent import decide, declare
 from facecast.faces.clip_analysis import ClipResult, analyse_clip, run_clip
 from facecast.faces.donor_images import DonorResult, analyse_donor, gallery_entries
 from facecast.faces.embed import Embedder
 from facecast.io.atomic import write_json
 from facecast.io.clips import ClipError
 from facecast.io.folders import require_folder
-from facecast.params import FacesParams, Params
+from facecast.params import AttributesParams, FacesParams, Params
 
 __all__ = ["AnalysisJob", "analyse", "analyse_clip", "analyse_clips"]
 
@@ -161,9 +162,13 @@ def _map_here(fn: Callable, items: Sequence, desc: str, unit: str) -> list:
         return [fn(item) for item in tqdm(items, desc=desc, unit=unit, disable=None)]
 
 
-def analyse(donors: Path, params: FacesParams, interim: Path, metrics: Path) -> dict:
+def analyse(
+    donors: Path, params: FacesParams, interim: Path, metrics: Path, attributes: AttributesParams | None = None
+) -> dict:
     """Run the faces stage: read clips/frames from ``interim``, write the four face tables there and the
-    metrics to ``metrics``; return the metrics."""
+    metrics to ``metrics``; return the metrics. ``attributes``: how each track's apparent age group and sex
+    are read (default: the defaults of params.yaml's ``attributes`` section)."""
+    attributes = attributes or AttributesParams()
     start = time.perf_counter()
     donors, interim, metrics = Path(donors), Path(interim), Path(metrics)
     require_folder(donors, "donor gallery (input.donors)")
@@ -185,7 +190,8 @@ def analyse(donors: Path, params: FacesParams, interim: Path, metrics: Path) -> 
         else:
             gallery = _map_here(lambda f: analyse_donor(f, donors, params), folders, "donors", "donor")
     tables.write("faces", [f for r in results for f in r.faces], interim)
-    tables.write("tracks", [t for r in results for t in r.tracks], interim)
+    tracks = [decide(t, attributes) for r in results for t in r.tracks]
+    tables.write("tracks", declare(tracks, tables.read_df("clips", interim), attributes), interim)
     tables.write("donor_faces", [f for d in gallery for f in d.faces], interim)
     tables.write("donor_tracks", [d.donor for d in gallery], interim)
     result = _metrics(results, skipped, gallery, beside, clip_seconds, time.perf_counter() - start)
@@ -193,9 +199,15 @@ def analyse(donors: Path, params: FacesParams, interim: Path, metrics: Path) -> 
     return result
 
 
-SECTIONS = ("input", "faces")  # the sections of params.yaml this stage reads (and seed)
+SECTIONS = ("input", "faces", "attributes")  # the sections of params.yaml this stage reads (and seed)
 
 
 def run(p: Params) -> dict:
     """The stage as ``dvc repro`` runs it: the project's own folders (:mod:`facecast.tables`)."""
-    return analyse(Path(p.input.donors), p.faces, interim=tables.INTERIM, metrics=tables.METRICS / "faces.json")
+    return analyse(
+        Path(p.input.donors),
+        p.faces,
+        interim=tables.INTERIM,
+        metrics=tables.METRICS / "faces.json",
+        attributes=p.attributes,
+    )

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from facecast.geometry.boxes import centre_inside, centres, iou_matrix
+from facecast.models.attributes import Apparent
 
 LK_PARAMS = dict(winSize=(21, 21), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 MAX_FB_ERROR = 1.0  # px: a point whose backward flow misses its start by more is not trusted
@@ -52,6 +53,8 @@ class TrackedFace:
     status: str = "ok"  # ok | too_small | no_landmarks
     reason: str | None = None
     embedding: np.ndarray | None = None
+    apparent: Apparent | None = None  # the attribute instrument's answer (faces that were embedded)
+    ita_deg: float | None = None  # skin tone of the face (ITA, degrees; faces that were embedded)
 
     @property
     def height(self) -> float:

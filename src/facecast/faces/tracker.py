@@ -48,7 +48,10 @@ Faces whose box is lower than ``min_landmark_size`` get no landmarks (status
 'too_small', box only). Embeddings are computed on the first face with
 landmarks the tracker meets going forwards (faces found going backwards get
 none) and then whenever ``embed_every`` frames have passed since the track's
-last embedding, in one batch per frame.
+last embedding, in one batch per frame. The same faces are measured by the
+attribute instrument (apparent age and sex, skin tone as ITA:
+:mod:`facecast.models.attributes`), so each track's apparent attributes are
+the mean over the faces that were embedded.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ from facecast.faces.track import (
     visible_share,
 )
 from facecast.geometry.boxes import centre_inside, centres
+from facecast.models.attributes import apparent_many, ita_degrees, skin_mask
 from facecast.models.embedding import face_chips
 from facecast.models.landmarks import fit_shape, shape_points, shape_problem
 from facecast.params import FacesParams
@@ -319,5 +323,8 @@ class ClipTracker:
         ]
         chips = face_chips(frame, [shapes[tr.track_id] for tr, _ in due])
         self.embedder.submit([(tr.track_id, idx) for tr, _ in due], chips)
-        for tr, _ in due:
+        measured = apparent_many([(frame, face.points) for _, face in due])
+        for (tr, face), answer in zip(due, measured):
             tr.last_embedded = idx
+            face.apparent = answer
+            face.ita_deg = ita_degrees(frame, skin_mask(frame.shape, face.points))
