@@ -1,10 +1,13 @@
-"""Stage cast end to end on a tiny real setup: the embedded sample (4 people, 1 expression), ingested and
-analysed by the real faces stage, then cast with 2 identities."""
+"""Stage cast end to end on a tiny real setup: the embedded sample (4 people, 1 expression) and one real
+photograph of a toddler as a one-frame clip, ingested and analysed by the real faces stage, then cast with 2
+identities of the adult-only gallery."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +24,9 @@ from facecast.sample.stage import build_sample
 
 SEED = 7
 KEEP_IMAGE = "studio_portrait.jpg"  # one image per donor keeps the faces stage fast
+# FairFace (Kärkkäinen and Joo, 2021), CC BY 4.0, through ../shared: ground truth "0-2", female
+CHILD_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "fairface_dev" / "fairface_0498.jpg"
+CHILD_CLIP = "toddler"
 PARAMS = CastParams(
     identities=2,
     donors_per_identity=3,
@@ -46,6 +52,14 @@ def setup(tmp_path_factory):
     for image in donors.glob("*/*.jpg"):
         if image.name != KEEP_IMAGE:
             image.unlink()
+    if not CHILD_PHOTO.is_file():
+        pytest.fail(f"the shared test faces are missing: expected {CHILD_PHOTO}")
+    (sample / "clips" / CHILD_CLIP).mkdir()
+    shutil.copy2(CHILD_PHOTO, sample / "clips" / CHILD_CLIP / "000000.jpg")
+    labels = pd.read_csv(sample / "labels.csv")
+    row = {c: labels[c].iloc[0] for c in labels.columns}
+    row.update(clip=CHILD_CLIP, start_frame=0, end_frame=0)
+    pd.concat([labels, pd.DataFrame([row])]).to_csv(sample / "labels.csv", index=False)
     interim = root / "interim"
     ingest(sample, IngestParams(), interim, root / "metrics" / "ingest.json")
     analyse(donors, FacesParams(workers=1), interim, root / "metrics" / "faces.json")
@@ -92,7 +106,7 @@ def test_every_track_variant_cast_or_recorded_uncastable(setup, runs):
     assert (casting.variant == 0).all() and not casting.duplicated(["clip_id", "track_id", "variant"]).any()
     cast_rows = casting[casting.status == "ok"]
     assert set(cast_rows.identity_id) <= ok and cast_rows.reason.isna().all()
-    uncastable = casting[casting.status != "ok"]
+    uncastable = casting[~casting.status.isin(["ok", "no_compatible_identity"])]
     assert (uncastable.status == "uncastable").all() and uncastable.identity_id.isna().all()
     assert uncastable.reason.str.contains("identities may play this track").all()
     assert metrics["uncastable"] == len(uncastable)
@@ -176,3 +190,35 @@ def test_failed_identities_are_recorded_and_not_cast(setup, tmp_path):
             tmp_path / "e.json",
         )
     assert not (tmp_path / "e").exists()
+
+
+def test_a_child_is_never_given_an_adult_identity(setup, runs):
+    """The toddler's face is measured a child; the gallery holds adults only, so no identity may play it: it is
+    recorded no_compatible_identity (swap obscures it), never cast, and the metrics count it."""
+    _, _, interim = setup
+    out, metrics = runs[0]
+    tracks = tables.read_df("tracks", interim / "tracks.parquet")
+    child = tracks[(tracks.clip_id == CHILD_CLIP) & (tracks.attribute_faces > 0)]
+    assert len(child) >= 1 and (child.age_group == "child").all()
+    identities = tables.read_df("identities", out / "identities.parquet").query("status == 'ok'")
+    assert len(identities) and all(dict(d)["age_group"] == "adult" for d in identities.declared)
+    casting = tables.read_df("casting", out / "casting.parquet")
+    rows = casting.merge(child[["clip_id", "track_id"]])
+    assert len(rows) == len(child) and (rows.status == "no_compatible_identity").all()
+    assert rows.identity_id.isna().all() and rows.reason.str.contains("age_group child").all()
+    assert metrics["fit"]["no_compatible_identity"]["tracks"] >= len(child)
+    adults = casting[(casting.clip_id != CHILD_CLIP) & (casting.status == "ok")]
+    assert len(adults), "the adults were not cast"
+
+
+def test_identities_are_measured_as_declared(runs):
+    """cast.check_attributes: every identity made is measured as the sex and age group its donors declare."""
+    out, metrics = runs[0]
+    identities = tables.read_df("identities", out / "identities.parquet").query("status == 'ok'")
+    assert len(identities)
+    for row in identities.itertuples():
+        declared = dict(row.declared)
+        assert row.measured_sex == declared["sex"] and row.measured_age_group == declared["age_group"]
+    assert set(metrics["refused_by_attributes"]) == set(
+        tables.read_df("identities", out / "identities.parquet").identity_id
+    )

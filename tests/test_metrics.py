@@ -12,6 +12,14 @@ from facecast.errors import InputError
 CAST = {
     "balance_by": "frames",
     "categories": [{"attribute": "sex", "category": "female", "target": 0.5, "achieved": 0.5, "gap": 0.0}],
+    "fit": {
+        "tracks_by_age_group": {"adult": {"tracks": 9, "frames": 90}, "child": {"tracks": 1, "frames": 5}},
+        "tracks_by_sex": {"female": {"tracks": 10, "frames": 95}},
+        "no_compatible_identity": {"tracks": 1, "frames": 5},
+        "across_presentation": {"sex": {"tracks": 0, "frames": 0}, "age_group": {"tracks": 0, "frames": 0}},
+        "cells_impossible_under_match": [],
+    },
+    "refused_by_attributes": {"syn001": 2},
     "tracks": 10,  # keys nobody else reads are allowed
 }
 DIST = {"n": 3, "mean": 0.7, "median": 0.7, "p5": 0.65, "p95": 0.8}

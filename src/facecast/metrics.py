@@ -50,11 +50,28 @@ class CategoryShare(_Contract):
     achieved: float
 
 
+class Crossed(_Contract):
+    tracks: int = Field(ge=0)
+    frames: int = Field(ge=0)
+
+
+class CastFit(_Contract):
+    """How casting fitted the people it recast (:func:`facecast.cast.stage._fit_report`)."""
+
+    tracks_by_age_group: dict[str, Crossed]
+    tracks_by_sex: dict[str, Crossed]
+    no_compatible_identity: Crossed
+    across_presentation: dict[str, Crossed]  # sex, age_group
+    cells_impossible_under_match: list[str]
+
+
 class CastMetrics(_Contract):
-    """What ``manifest`` and ``report`` read of ``metrics/cast.json``."""
+    """What ``manifest``, ``card`` and ``report`` read of ``metrics/cast.json``."""
 
     balance_by: str
     categories: list[CategoryShare]
+    fit: CastFit
+    refused_by_attributes: dict[str, int]  # candidates per identity refused for contradicting their declaration
 
 
 class GateAudit(_Contract):
@@ -103,6 +120,7 @@ class DatasetMetrics(_Contract):
     published_gate: dict[str, Any]
     clips: dict[str, int]
     identities: dict[str, int]
+    identity_images: dict[str, int]  # published images each identity appears in
     tracks_uncastable: int = Field(ge=0)
 
 

@@ -19,6 +19,7 @@ class SwapReason(StrEnum):
     NO_LANDMARKS = "no_landmarks"  # faces.parquet has no usable landmarks for it
     TOO_TURNED = "too_turned"  # yaw or pitch beyond swap.max_yaw_deg / swap.max_pitch_deg
     UNCASTABLE = "uncastable"  # no identity plays its track (in this variant)
+    NO_COMPATIBLE_IDENTITY = "no_compatible_identity"  # no identity fits the person under cast.match (a child, say)
     RENDER_FAILED = "render_failed"  # the render raised; the detail is the error's first line
     NOT_DEIDENTIFIED = "not_deidentified"  # rendered, but still its own person by dlib (swap.verify)
     FRAME_DROPPED = "frame dropped"  # fallback drop_frame: another face of the frame could not be swapped

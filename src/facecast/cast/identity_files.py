@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from facecast.cast.synthesis import Identity
+from facecast.models.age_groups import AgeGroups
 from facecast.models.attributes import FaceAudit
 
 
@@ -71,8 +72,13 @@ def identity_row(
     face_path: str | None,
     status: str,
     reason: str | None,
+    groups: AgeGroups | None = None,
 ) -> dict:
-    """The ``identities`` row of an identity (``identity`` is the best candidate when it failed)."""
+    """The ``identities`` row of an identity (``identity`` is the best candidate when it failed); ``groups``
+    reads its measured age group."""
+    group = None
+    if audit is not None and audit.apparent is not None and groups is not None:
+        group = groups.decide(audit.apparent.age_probabilities)
     return {
         "identity_id": identity_id,
         "method": method,
@@ -84,6 +90,8 @@ def identity_row(
         "measured_sex_confidence": None
         if audit is None or audit.sex_confidence is None
         else float(audit.sex_confidence),
+        "measured_age_group": None if group is None else group[0],
+        "measured_age_group_probability": None if group is None else float(group[1]),
         "ita_deg": None if audit is None else _nan_to_none(audit.ita_deg),
         "ita_category": None if audit is None else audit.ita_category,
         "fitzpatrick_approx": None if audit is None else audit.fitzpatrick_approx,

@@ -44,6 +44,8 @@ from facecast.errors import InputError
 from facecast.params import SHARE_TOLERANCE, CastParams
 
 OK = "ok"
+NO_COMPATIBLE = "no_compatible_identity"
+UNCASTABLE = "uncastable"
 LP_TOLERANCE = 1e-9
 
 log = logging.getLogger(__name__)
@@ -396,32 +398,44 @@ def _draws(seed: int, n: int, *ids: object) -> np.ndarray:
 
 
 def _balance_cells(
-    w: np.ndarray, u: np.ndarray, track: np.ndarray, allowed: np.ndarray, share: np.ndarray
+    w: np.ndarray,
+    u: np.ndarray,
+    track: np.ndarray,
+    allowed: np.ndarray,
+    share: np.ndarray,
+    cost: np.ndarray | None = None,
 ) -> np.ndarray:
     """A cell for every item so that each cell's frames come close to ``share`` of all frames.
 
     ``w``: frames per item, ``u``: its own uniform draw, ``track``: its track row,
     ``allowed[t, c]``: identities of cell c that may play track t (a track's
-    items in one cell need as many distinct identities).
+    items in one cell need as many distinct identities), ``cost[t, c]``: how
+    far the best identity of cell c is from track t's presentation
+    (:mod:`facecast.cast.fit`; None: no preference).
 
-    Each item first takes the cell its own draw picks with the target shares
-    as odds, which depends on nothing else; then single items move, one at a
-    time, while a move lowers sum_c (frames_c - target_c)^2: between the two
-    cells furthest apart, the item with the smallest draw. This changes few
-    items, and the same ones when another track changes a little, so one
-    changed track recasts few others. It ends where no single move helps,
-    so no cell is off its target by more than the longest item when every
-    move is allowed (a cell further below has a cell above it from which some
-    item could move).
+    Each item first takes the cell closest to its track's presentation, and
+    among equally close cells (all of them without a preference) the one its
+    own draw picks with the target shares as odds, which depends on nothing
+    else; then single items move, one at a time, while a move lowers
+    sum_c (frames_c - target_c)^2: between the two cells furthest apart, the
+    item whose presentation the move costs least, then the one with the
+    smallest draw. This changes few items, and the same ones when another
+    track changes a little, so one changed track recasts few others; the
+    quotas come first, the presentation decides which items cross. It ends
+    where no single move helps, so no cell is off its target by more than the
+    longest item when every move is allowed (a cell further below has a cell
+    above it from which some item could move).
     """
     n, m = len(w), len(share)
+    cost = np.zeros((allowed.shape[0], m)) if cost is None else np.asarray(cost, float)
     used = np.zeros_like(allowed)
     cell = np.zeros(n, dtype=int)
     for i in np.argsort(u, kind="stable"):
         free = allowed[track[i]] > used[track[i]]
-        odds = np.where(free, share, 0.0) if (share * free).sum() > 0 else free.astype(float)
+        closest = free & (cost[track[i]] <= cost[track[i]][free].min() + LP_TOLERANCE) if free.any() else free
+        odds = np.where(closest, share, 0.0) if (share * closest).sum() > 0 else closest.astype(float)
         c = int(np.searchsorted(np.cumsum(odds) / odds.sum(), u[i], side="right"))
-        cell[i] = next(k for k in [*range(min(c, m - 1), m), *range(m)] if free[k])
+        cell[i] = next(k for k in [*range(min(c, m - 1), m), *range(m)] if closest[k])
         used[track[i], cell[i]] += 1
     deviation = np.bincount(cell, weights=w, minlength=m) - share * w.sum()
     eps = LP_TOLERANCE * max(1.0, float(w.sum()))
@@ -438,7 +452,8 @@ def _balance_cells(
             return cell
         apart = here[better] - deviation[to[better]]
         widest = better[apart >= apart.max() - eps]
-        i = widest[np.argmin(u[widest])]
+        worse = cost[track[widest], to[widest]] - cost[track[widest], cell[widest]]
+        i = widest[np.lexsort((u[widest], worse))[0]]
         used[track[i], cell[i]] -= 1
         used[track[i], to[i]] += 1
         deviation[cell[i]] -= w[i]
@@ -455,6 +470,9 @@ def cast_tracks(
     balance_by: str,
     seed: int,
     excluded: Mapping[str, Collection[tuple[str, int]]] | None = None,
+    compatible: np.ndarray | None = None,
+    incompatible: Sequence[str | None] | None = None,
+    cost: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Give every (clip, track, variant) one identity, balancing the output over the quota cells.
 
@@ -477,6 +495,20 @@ def cast_tracks(
     the tracks that can be cast. Casting a look-alike would leave the person
     recognisable; stopping the whole run for one face would publish nothing.
 
+    ``compatible[t, j]``: identity j may play track t under ``cast.match``
+    (:func:`facecast.cast.fit.compatible`; None: all may); a track with no
+    compatible identity gets rows with status ``no_compatible_identity`` and
+    ``incompatible[t]`` as the reason, and is obscured by swap rather than
+    given a face that contradicts the person. ``cost[t, j]``: the
+    presentation distance (:func:`facecast.cast.fit.distances`): which items
+    cross between quota cells when the quotas need some to, and, within a
+    cell, which identity an item takes among those with room. Room is
+    counted in frames: an identity has room while its frames stay below its
+    even share of the cell's frames minus half the item, so long and short
+    tracks spread evenly; items are placed longest first, and among equally
+    long ones, first those that lose most if their closest identity is
+    taken (an older person among younger ones gets the oldest identity).
+
     Returns clip_id, track_id, variant, identity_id, frames, status, reason.
     """
     excluded = excluded or {}
@@ -496,44 +528,61 @@ def cast_tracks(
     donor_sets = [set(map(str, d)) for d in identities["donors"]]
     banned = [set(excluded.get(i, ())) for i in identities["identity_id"]]
     # may[t, j]: identity j may play track t
-    may = np.array([[s not in d and k not in b for d, b in zip(donor_sets, banned)] for k, s in zip(keys, subjects)])
+    may = np.array(
+        [[s not in d and k not in b for d, b in zip(donor_sets, banned)] for k, s in zip(keys, subjects)], dtype=bool
+    )
     may = may.reshape(len(keys), len(id_cell))
+    fits = np.ones_like(may) if compatible is None else np.asarray(compatible, bool).reshape(may.shape)
+    may &= fits
+    cost = np.zeros(may.shape) if cost is None else np.asarray(cost, float).reshape(may.shape)
     allowed = np.stack([may[:, id_cell == c].sum(axis=1) for c in range(m)], axis=1).reshape(len(keys), m)
+    cell_cost = np.stack(
+        [np.where(may[:, id_cell == c], cost[:, id_cell == c], np.inf).min(axis=1, initial=np.inf) for c in range(m)],
+        axis=1,
+    ).reshape(len(keys), m)
+    cell_cost = np.where(np.isfinite(cell_cost), cell_cost, 0.0)
     n_frames = tracks["n_frames"].to_numpy(int)
     items = [(t, v) for t in range(len(keys)) for v in range(min(variants, int(may[t].sum())))]
     track = np.array([t for t, _ in items], dtype=int)
     w = n_frames[track].astype(float)
     u = np.array([_draws(seed, 1, *keys[t], v)[0] for t, v in items])
-    cell = _balance_cells(w, u, track, allowed, share)
+    cell = _balance_cells(w, u, track, allowed, share, cell_cost)
 
-    load = np.zeros(len(id_cell), dtype=int)
-    even, extra = np.divmod(np.bincount(cell, minlength=m), np.maximum(np.bincount(id_cell, minlength=m), 1))
-    over = np.zeros(m, dtype=int)  # identities of the cell holding more than `even`
+    load = np.zeros(len(id_cell))  # frames given to each identity
+    even = np.bincount(cell, weights=w, minlength=m) / np.maximum(np.bincount(id_cell, minlength=m), 1)
     taken: dict[int, set[int]] = {}
     rows = []
-    for i in np.argsort(u, kind="stable"):
+    regret = np.zeros(len(items))  # what an item loses if its closest identity of its cell is taken
+    for i, ((t, _), c) in enumerate(zip(items, cell)):
+        options = np.sort(cost[t, (id_cell == c) & may[t]])
+        regret[i] = options[1] - options[0] if len(options) > 1 else 0.0
+    for i in np.lexsort((u, -regret, -w)):  # longest first, then the most particular, then by draw
         (t, v), c = items[i], cell[i]
         mine = taken.setdefault(t, set())
         rank = _draws(seed, len(id_cell), *keys[t], v)
         candidates = sorted(
-            (j for j in np.flatnonzero((id_cell == c) & may[t]) if j not in mine), key=lambda j: -rank[j]
+            (j for j in np.flatnonzero((id_cell == c) & may[t]) if j not in mine), key=lambda j: (cost[t, j], -rank[j])
         )
-        room = [j for j in candidates if load[j] < even[c] or (load[j] == even[c] and over[c] < extra[c])]
-        j = room[0] if room else min(candidates, key=lambda j: load[j])
-        over[c] += load[j] == even[c]
+        room = [j for j in candidates if load[j] + w[i] / 2 <= even[c] + LP_TOLERANCE]
+        j = room[0] if room else min(candidates, key=lambda j: (load[j], cost[t, j], -rank[j]))
         mine.add(int(j))
-        load[j] += 1
+        load[j] += w[i]
         rows.append((*keys[t], v, identities["identity_id"].iloc[j], int(n_frames[t]), OK, None))
     short = []
     for t, key in enumerate(keys):
+        if len(id_cell) and not fits[t].any():  # identities were made, none fits the person
+            reason = (incompatible[t] if incompatible is not None else None) or "no identity is compatible"
+            rows.extend((*key, v, None, int(n_frames[t]), NO_COMPATIBLE, reason) for v in range(variants))
+            continue
         for v in range(int(may[t].sum()), variants):
             reason = (
                 f"only {int(may[t].sum())} of {len(id_cell)} identities may play this track "
-                f"(the others are made from its subject {subjects[t]} or look like its person), "
+                f"(the others are made from its subject {subjects[t]}, look like its person, or do not fit it "
+                "under cast.match), "
                 f"{variants} variants needed"
             )
             short.append(f"clip {key[0]} track {key[1]} variant {v}: {reason}")
-            rows.append((*key, v, None, int(n_frames[t]), "uncastable", reason))
+            rows.append((*key, v, None, int(n_frames[t]), UNCASTABLE, reason))
     if short:
         log.warning(
             "%d track variants no synthetic identity may play: recorded uncastable, swap obscures them:\n  %s",
@@ -593,7 +642,8 @@ def share_report(casting: pd.DataFrame, identities: pd.DataFrame, targets: Targe
         "quotas_feasible": targets.feasible,
         "output_frames": int(total),
         "identities": int(len(identities)),
-        "uncastable": int((casting["status"] != OK).sum()),
+        "uncastable": int((casting["status"] == UNCASTABLE).sum()),
+        "no_compatible_identity": int((casting["status"] == NO_COMPATIBLE).sum()),
         "categories": categories,
         "cells": cells,
         "largest_gap": {k: worst[k] for k in ("attribute", "category", "cell", "gap") if k in worst},

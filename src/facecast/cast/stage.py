@@ -27,6 +27,7 @@ Order of work (each step in :mod:`facecast.cast.quotas` or
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,15 +36,16 @@ from scipy.spatial.distance import cdist
 from tqdm import tqdm
 
 from facecast import tables
-from facecast.cast import quotas
+from facecast.cast import fit, quotas
 from facecast.cast.donor_pool import frontal_faces, load_donor_faces, unusable_donors
 from facecast.cast.identity_files import declared_categories, identity_row, write_identity
 from facecast.cast.synthesis import Identity, SynthesisFailed, synthesise
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.io.donors import read_donors_csv
 from facecast.metrics import check as check_metrics
-from facecast.models.attributes import audit_face
-from facecast.params import CastParams, Params
+from facecast.models.age_groups import AgeGroups, from_params
+from facecast.models.attributes import apparent, audit_face
+from facecast.params import AttributesParams, CastParams, Params
 
 FAILED = "failed"
 
@@ -66,7 +68,13 @@ def _casting_tracks(interim: Path) -> pd.DataFrame:
 
 
 def _synthesise_slot(
-    slot_number: int, donors: dict, params: CastParams, seed: int, avoid: dict, made: dict
+    slot_number: int,
+    donors: dict,
+    params: CastParams,
+    seed: int,
+    avoid: dict,
+    made: dict,
+    accept: Callable[[np.ndarray, np.ndarray], str | None] | None,
 ) -> tuple[Identity, str | None]:
     """The slot's identity and None, or the best failed candidate and why it failed."""
     rng = np.random.default_rng([seed, slot_number])
@@ -83,6 +91,7 @@ def _synthesise_slot(
             min_identity_distance=params.min_identity_distance,
             max_attempts=params.max_attempts,
             method=params.method,
+            accept=accept,
         ), None
     except SynthesisFailed as exc:
         return exc.best, str(exc)
@@ -131,9 +140,99 @@ def _spread(values) -> dict | None:
     return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
 
 
-def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Path, metrics: Path) -> dict:
-    """Run the stage (see the module docstring); returns the metrics written to ``metrics``."""
+def _slot_groups(
+    slots: pd.DataFrame, targets: quotas.Targets, g: quotas.Gallery, donor_groups: dict, tracks: pd.DataFrame, k: int
+) -> list[str | None]:
+    """Each slot's age group (``cast.match`` has age_group): the cell's donors of one group make it."""
+    cells = [tuple(slot[a] for a in targets.attributes) for _, slot in slots.iterrows()]
+    counts: dict[tuple, dict[str, int]] = {}
+    for cell in dict.fromkeys(cells):
+        for donor in g.donors_of(cell):
+            group = donor_groups.get(donor)
+            if group is not None:
+                counts.setdefault(cell, {}).setdefault(group, 0)
+                counts[cell][group] += 1
+    known = tracks[tracks["age_group"].notna()]
+    demand = known.groupby("age_group")["n_frames"].sum().astype(float).to_dict()
+    return fit.split_slots(cells, counts, demand, k)
+
+
+def _accept(sex: str | None, group: str | None, groups: AgeGroups) -> Callable[[np.ndarray, np.ndarray], str | None]:
+    """A synthesis check refusing a candidate whose measured sex or age group contradicts these declared ones."""
+
+    def check(face: np.ndarray, landmarks: np.ndarray) -> str | None:
+        return fit.contradiction(apparent(face, landmarks.reshape(-1)), sex, group, groups)
+
+    return check
+
+
+def _fit_report(
+    tracks: pd.DataFrame,
+    presented: list[fit.Presentation],
+    casting: pd.DataFrame,
+    identities: dict[str, fit.Presentation],
+    cast_ids: pd.DataFrame,
+    targets: quotas.Targets,
+    ok: np.ndarray,
+) -> dict:
+    """How casting fitted the people: tracks per measured group and sex, those no identity fits, casts that
+    cross presentation, and quota cells no track can be cast into under ``cast.match``."""
+    keys = list(zip(tracks["clip_id"].astype(str), tracks["track_id"].astype(int)))
+    frames = dict(zip(keys, tracks["n_frames"].astype(int)))
+    by_key = dict(zip(keys, presented))
+    crossed = {"sex": {"tracks": 0, "frames": 0}, "age_group": {"tracks": 0, "frames": 0}}
+    for r in casting[casting["status"] == quotas.OK].itertuples(index=False):
+        key = (str(r.clip_id), int(r.track_id))
+        for attribute, yes in fit.across(by_key[key], identities[r.identity_id]).items():
+            if yes:
+                crossed[attribute]["tracks"] += 1
+                crossed[attribute]["frames"] += int(r.frames)
+    unfit = casting[casting["status"] == quotas.NO_COMPATIBLE]
+    id_cells = [tuple(r) for r in cast_ids[list(targets.attributes)].itertuples(index=False)]
+    impossible = []
+    for cell, share in zip(targets.cells, targets.shares):
+        columns = [j for j, c in enumerate(id_cells) if c == cell]
+        if share > 0 and (not columns or not ok[:, columns].any()):
+            impossible.append(quotas.cell_label(targets.attributes, cell))
+
+    def count(column: str) -> dict:
+        values = tracks[column].fillna("not measured")
+        return {
+            str(v): {"tracks": int(n), "frames": int(f)}
+            for v, (n, f) in tracks.assign(v=values).groupby("v")["n_frames"].agg(["size", "sum"]).iterrows()
+        }
+
+    return {
+        "tracks_by_age_group": count("age_group"),
+        "tracks_by_sex": count("sex"),
+        "no_compatible_identity": {
+            "tracks": int(unfit[["clip_id", "track_id"]].drop_duplicates().shape[0]),
+            "frames": int(
+                sum(
+                    frames[(str(c), int(t))]
+                    for c, t in unfit[["clip_id", "track_id"]].drop_duplicates().itertuples(index=False)
+                )
+            ),
+        },
+        "across_presentation": crossed,
+        "cells_impossible_under_match": impossible,
+    }
+
+
+def cast(
+    donors_dir: Path,
+    params: CastParams,
+    seed: int,
+    interim: Path,
+    out: Path,
+    metrics: Path,
+    attributes: AttributesParams | None = None,
+) -> dict:
+    """Run the stage (see the module docstring); returns the metrics written to ``metrics``. ``attributes``:
+    how age groups and sex are read (default: the defaults of params.yaml's ``attributes`` section)."""
     start = time.perf_counter()
+    attributes = attributes or AttributesParams()
+    groups = from_params(attributes)
     donors_dir, interim, out = Path(donors_dir), Path(interim), Path(out)
     declared = read_donors_csv(donors_dir)
     donor_faces = tables.read_df("donor_faces", interim)
@@ -152,29 +251,49 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
     frontal = frontal_faces(donor_faces, params.frontal_max_deg)
     category_columns = [c for c in g.donors.columns if c not in ("donor_id", "cell", "status", "reason")]
     donor_categories = {r["donor_id"]: {a: r[a] for a in category_columns} for _, r in g.donors.iterrows()}
+    donor_groups = fit.donor_age_groups(declared, groups)
+    donor_sexes = {str(d): fit.declared_sex(v) for d, v in zip(declared["donor_id"], declared.get("sex", []))}
+    by_group = "age_group" in params.match and any(v is not None for v in donor_groups.values())
+    slot_groups = (
+        _slot_groups(slots, targets, g, donor_groups, tracks, params.donors_per_identity)
+        if by_group
+        else [None] * len(slots)
+    )
 
     rows: list[dict] = []
+    refused: dict[str, int] = {}  # candidates per identity refused for contradicting their declared attributes
     made: dict[str, np.ndarray] = {}
-    donors_by_cell: dict[tuple, dict] = {}
+    donors_by_pool: dict[tuple, dict] = {}
     with atomic_dir(out) as tmp:
         folder = tmp / "identities"
         folder.mkdir()
         slot_iter = tqdm(list(slots.iterrows()), desc="cast identities", unit="identity", disable=None)
-        for number, (_, slot) in enumerate(slot_iter, 1):
+        for number, ((_, slot), slot_group) in enumerate(zip(slot_iter, slot_groups), 1):
             identity_id = slot["identity_id"]
             cell = tuple(slot[a] for a in targets.attributes)
-            if cell not in donors_by_cell:  # each cell's donor images are read once
-                donors_by_cell[cell] = load_donor_faces(donors_dir, frontal, g.donors_of(cell))
-            identity, failure = _synthesise_slot(number, donors_by_cell[cell], params, seed, centroids, made)
+            pool = [d for d in g.donors_of(cell) if not by_group or donor_groups.get(d) == slot_group]
+            if (cell, slot_group) not in donors_by_pool:  # each pool's donor images are read once
+                donors_by_pool[(cell, slot_group)] = load_donor_faces(donors_dir, frontal, pool or g.donors_of(cell))
+            donors = donors_by_pool[(cell, slot_group)]
+            sexes = {donor_sexes.get(d) for d in donors}
+            sex = next(iter(sexes)) if len(sexes) == 1 else None
+            group = slot_group if by_group else _common({donor_groups.get(d) for d in donors})
+            accept = _accept(sex, group, groups) if params.check_attributes else None
+            identity, failure = _synthesise_slot(number, donors, params, seed, centroids, made, accept)
+            refused[identity_id] = sum(a.refused for a in identity.attempts)
             categories = declared_categories(
                 dict(zip(targets.attributes, cell)), identity.donor_ids, identity.weights, donor_categories
             )
+            if group is not None:
+                categories["age_group"] = group
             if failure is None:
                 made[identity_id] = identity.embedding
                 audit = audit_face(identity.face, identity.landmarks.reshape(-1))
                 face_path = write_identity(folder, identity_id, identity)
                 rows.append(
-                    identity_row(identity_id, params.method, categories, identity, audit, face_path, quotas.OK, None)
+                    identity_row(
+                        identity_id, params.method, categories, identity, audit, face_path, quotas.OK, None, groups
+                    )
                 )
             else:
                 rows.append(identity_row(identity_id, params.method, categories, identity, None, None, FAILED, failure))
@@ -190,6 +309,22 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
                 **{a: [r["declared"][a] for r in ok_rows] for a in targets.attributes},
             }
         )
+        identity_looks = {
+            r["identity_id"]: fit.Presentation(
+                sex=fit.declared_sex(r["declared"].get("sex")),
+                age_group=r["declared"].get("age_group"),
+                age=r["measured_age"],
+                ita=r["ita_deg"],
+            )
+            for r in ok_rows
+        }
+        looks = [identity_looks[i] for i in cast_ids["identity_id"]]
+        presented = fit.track_presentations(tracks, attributes)
+        ok = fit.compatible(presented, looks, params.match, params.max_age_gap_years)
+        reasons = [
+            None if ok[t].any() else fit.incompatible_reason(p, looks, params.match, params.max_age_gap_years)
+            for t, p in enumerate(presented)
+        ]
         excluded = quotas.excluded_tracks(tracks, cast_ids, centroids, params.min_track_distance)
         casting = quotas.cast_tracks(
             tracks,
@@ -199,6 +334,9 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
             balance_by=params.balance_by,
             seed=seed,
             excluded=excluded,
+            compatible=ok,
+            incompatible=reasons,
+            cost=fit.distances(presented, looks, params.prefer_same),
         )
         tables.write("identities", rows, tmp)
         tables.write("casting", casting, tmp)
@@ -214,6 +352,8 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
             "usable_per_cell": {quotas.cell_label(g.attributes, c): int(n) for c, n in zip(g.cells, g.donor_counts)},
         },
         "quota_fit": targets.report.to_dict(orient="records"),
+        "fit": _fit_report(tracks, presented, casting, identity_looks, cast_ids, targets, ok),
+        "refused_by_attributes": refused,
         "nearest_donor_distance": _spread(r["nearest_donor_distance"] for r in ok_rows),
         "nearest_identity_distance": _spread(r["nearest_identity_distance"] for r in ok_rows),
         "attempts": _spread(r["attempts"] for r in rows),
@@ -226,7 +366,13 @@ def cast(donors_dir: Path, params: CastParams, seed: int, interim: Path, out: Pa
     return result
 
 
-SECTIONS = ("input", "cast")  # the sections of params.yaml this stage reads (and seed)
+def _common(values: set) -> str | None:
+    """The one value of a set, or None when it holds several (or none)."""
+    known = {v for v in values if v is not None}
+    return next(iter(known)) if len(known) == 1 else None
+
+
+SECTIONS = ("input", "attributes", "cast")  # the sections of params.yaml this stage reads (and seed)
 
 
 def run(p: Params) -> dict:
@@ -238,4 +384,5 @@ def run(p: Params) -> dict:
         interim=tables.INTERIM,
         out=tables.CAST,
         metrics=tables.METRICS / "cast.json",
+        attributes=p.attributes,
     )

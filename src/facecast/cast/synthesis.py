@@ -31,7 +31,7 @@ does not change the result).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -67,6 +67,7 @@ class Attempt:
     nearest_identity: str | None
     nearest_identity_distance: float | None
     reason: str | None
+    refused: bool = False  # met the distance rules, refused by ``accept`` (the reason says why)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ def synthesise(
     min_identity_distance: float = 0.6,
     max_attempts: int = 200,
     method: str = "morph",
+    accept: Callable[[np.ndarray, np.ndarray], str | None] | None = None,
 ) -> Identity:
     """Make one synthetic identity from ``k`` of ``donors`` (donor_id -> that donor's analysed faces).
 
@@ -206,8 +208,12 @@ def synthesise(
     ``avoid`` maps donor_id -> embedding centroid of every donor it must not
     resemble (the whole gallery; the centroids of ``donors`` are always
     added). ``identities`` maps identity_id -> embedding of the identities
-    made before. Raises :class:`SynthesisError` for unusable donors or
-    arguments and :class:`SynthesisFailed` when no attempt meets both rules.
+    made before. ``accept(face, landmarks)`` is asked about a candidate that
+    meets both rules: a reason it must be rejected (its measured attributes
+    contradict its declared ones, say), or None. A candidate it rejects is
+    recorded with that reason and does not lead the search. Raises
+    :class:`SynthesisError` for unusable donors or arguments and
+    :class:`SynthesisFailed` when no attempt is accepted.
     """
     if method not in METHODS:
         raise SynthesisError(f"unknown synthesis method '{method}' (known: {', '.join(METHODS)})")
@@ -222,6 +228,8 @@ def synthesise(
     made = dict(identities or {})
     attempts: list[Attempt] = []
     best: Identity | None = None
+    best_margin = -np.inf
+    refusals: list[str] = []  # why accept() refused candidates that met both distance rules
     parent: tuple[compose.Recipe, float, str] | None = None  # recipe the search climbs from, its margin, nearest donor
     stale = 0
     for number in range(1, max_attempts + 1):
@@ -232,6 +240,12 @@ def synthesise(
         face, landmarks, mask = compose.render(prepared, recipe)
         embedding = embed(face, landmarks)
         attempt = _check(embedding, number, keep_from, made, min_donor_distance, min_identity_distance)
+        refused = None
+        if attempt.reason is None and accept is not None:
+            refused = accept(face, landmarks)
+            attempt = replace(attempt, reason=refused, refused=refused is not None)
+            if refused:
+                refusals.append(refused)
         attempts.append(attempt)
         candidate = Identity(
             face=face,
@@ -247,13 +261,13 @@ def synthesise(
         )
         if attempt.reason is None:
             return replace(candidate, attempts=tuple(attempts))
-        margin = _margin(candidate, min_donor_distance, min_identity_distance)
+        margin = -np.inf if refused else _margin(candidate, min_donor_distance, min_identity_distance)
         if parent is None or margin > parent[1]:
             parent, stale = (recipe, margin, attempt.nearest_donor), 0
         else:
             stale += 1
-        if best is None or margin > _margin(best, min_donor_distance, min_identity_distance):
-            best = candidate
+        if best is None or margin > best_margin:
+            best, best_margin = candidate, margin
     if best is None:
         raise SynthesisError(f"max_attempts must be at least 1, got {max_attempts}")
     best = replace(best, attempts=tuple(attempts))
@@ -262,7 +276,8 @@ def synthesise(
         closest += f", nearest identity {best.nearest_identity} at {best.nearest_identity_distance:.3f}"
     raise SynthesisFailed(
         f"no identity made of donors {', '.join(prepared.ids)} met min_donor_distance {min_donor_distance} and "
-        f"min_identity_distance {min_identity_distance} in {max_attempts} attempts; the best had {closest}",
+        f"min_identity_distance {min_identity_distance} in {max_attempts} attempts; the best had {closest}"
+        + (f"; {len(refusals)} that met them were refused, the last: {refusals[-1]}" if refusals else ""),
         attempts,
         best,
     )

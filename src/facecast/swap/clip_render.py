@@ -48,6 +48,8 @@ from facecast.swap.shape import TrackShape
 from facecast.swap.verify import Verifier
 from facecast.tables import Reason, reason_text
 
+NO_COMPATIBLE_PREFIX = "no_compatible_identity: "  # swap/stage.py marks casting's no_compatible_identity reasons
+
 LANDMARK_PAD = 0.25  # skin statistics are read in a crop this much larger than the landmarks' extent
 
 
@@ -113,8 +115,9 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def _problem(row, params: SwapParams, cast: dict[int, str | None]) -> Reason | None:
-    """Why the face of this faces.parquet row cannot be swapped (its status there is the kind), or None."""
+def _problem(row, params: SwapParams, cast: dict[int, str | None], why: str | None = None) -> Reason | None:
+    """Why the face of this faces.parquet row cannot be swapped (its status there is the kind), or None.
+    ``why``: casting's reason when the track has no identity."""
     if row.status != "ok" or row.landmarks is None:
         return Reason(str(row.status), row.reason if isinstance(row.reason, str) else None)
     height = float(row.bbox_y1 - row.bbox_y0)
@@ -127,8 +130,15 @@ def _problem(row, params: SwapParams, cast: dict[int, str | None]) -> Reason | N
         if value is not None and not math.isnan(value) and abs(value) > limit:
             return Reason(SwapReason.TOO_TURNED, f"{name} {value:.0f} deg beyond swap.max_{name}_deg {limit:g}")
     if all(identity is None for identity in cast.values()):
-        return Reason(SwapReason.UNCASTABLE, "no identity was cast on this track")
+        return _uncast(why)
     return None
+
+
+def _uncast(why: str | None) -> Reason:
+    """The reason of a face whose track has no identity: no_compatible_identity when casting said so."""
+    if why is not None and why.startswith(NO_COMPATIBLE_PREFIX):
+        return Reason(SwapReason.NO_COMPATIBLE_IDENTITY, why[len(NO_COMPATIBLE_PREFIX) :])
+    return Reason(SwapReason.UNCASTABLE, why or "no identity was cast on this track")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -161,11 +171,14 @@ def _dropped(rows: list[dict]) -> list[dict]:
 def _faces_by_frame(faces: pd.DataFrame, params: SwapParams, casting: dict) -> dict[int, list[RenderFace]]:
     out: dict[int, list[RenderFace]] = {}
     by_track: dict[int, dict[int, str | None]] = {}  # track -> variant -> identity, built once per clip
-    for (t, v), (ident, _) in casting.items():
+    why: dict[int, str | None] = {}  # track -> casting's reason for its first variant without an identity
+    for (t, v), (ident, reason) in sorted(casting.items()):
         by_track.setdefault(t, {})[v] = ident
+        if ident is None:
+            why.setdefault(t, reason)
     for row in faces.itertuples(index=False):
         track = int(row.track_id)
-        problem = _problem(row, params, by_track.get(track, {}))
+        problem = _problem(row, params, by_track.get(track, {}), why.get(track))
         lm = None if row.landmarks is None else np.asarray(row.landmarks, np.float64).reshape(68, 2)
         box = (float(row.bbox_x0), float(row.bbox_y0), float(row.bbox_x1), float(row.bbox_y1))
         out.setdefault(int(row.frame_idx), []).append(RenderFace(track, box, lm, problem))
@@ -265,7 +278,7 @@ class ClipSwapper:
             }
             problem = f.problem
             if problem is None and identity_id is None:
-                problem = Reason(SwapReason.UNCASTABLE, cast_reason)
+                problem = _uncast(cast_reason)
             if problem is None:
                 # a face without landmarks has its problem already, an uncast one got it above
                 assert identity_id is not None and f.landmarks is not None

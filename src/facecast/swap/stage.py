@@ -22,7 +22,7 @@ from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.models.recognition import gallery
 from facecast.params import GateDeidParams, Params, SwapParams
-from facecast.swap.clip_render import ClipSwapper, Flicker, RenderJob
+from facecast.swap.clip_render import NO_COMPATIBLE_PREFIX, ClipSwapper, Flicker, RenderJob
 from facecast.swap.identity import IdentityFace, load_identity
 from facecast.swap.verify import Verifier
 
@@ -39,6 +39,8 @@ def _casting(
         identity, reason = r.identity_id, r.reason
         if r.status != "ok" or not isinstance(identity, str):
             identity, reason = (None, reason if isinstance(reason, str) else str(r.status))
+            if r.status == "no_compatible_identity":
+                reason = NO_COMPATIBLE_PREFIX + reason
         elif status.get(identity) != "ok":
             identity, reason = (
                 None,
