@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from facecast import tables
 from facecast.metrics import REGIME_NAMES, WHOLE_DATASET
+from facecast.models.attributes import calibration
 
 _LICENCE = re.compile(r"^licen[cs]e$", re.IGNORECASE)
 _ATTRIBUTION = re.compile(r"attribution|source|credit|author|copyright|url", re.IGNORECASE)
@@ -149,6 +150,34 @@ def _agreement_rows(utility: dict) -> list[tuple[str, float | None]]:
     return sorted(per_label.items(), key=lambda kv: (kv[1] is None, kv[1] if kv[1] is not None else 0.0, kv[0]))
 
 
+def _text(value: object) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _identity_rows(identities: pd.DataFrame, images: dict[str, int], refused: dict[str, int]) -> list[dict]:
+    """Per identity made: declared and measured sex and age group, apparent age, skin tone, published images."""
+    rows = []
+    for r in identities[identities["status"] == "ok"].itertuples(index=False):
+        declared = dict(r.declared)
+        sex_conf = r.measured_sex_confidence
+        group_p = r.measured_age_group_probability
+        rows.append(
+            {
+                "identity_id": r.identity_id,
+                "sex": _text(declared.get("sex")),
+                "measured_sex": _text(r.measured_sex) + ("" if pd.isna(sex_conf) else f" ({sex_conf:.0f} %)"),
+                "age_group": _text(declared.get("age_group")),
+                "measured_age_group": _text(r.measured_age_group)
+                + ("" if pd.isna(group_p) else f" ({100 * group_p:.0f} %)"),
+                "age": "n/a" if pd.isna(r.measured_age) else f"{r.measured_age:.0f}",
+                "ita": "n/a" if pd.isna(r.ita_deg) else f"{_text(r.ita_category)} ({r.ita_deg:.0f}°)",
+                "images": images.get(r.identity_id, 0),
+                "refused": refused.get(r.identity_id, 0),
+            }
+        )
+    return rows
+
+
 def render_card(
     result: dict,
     recipe: dict,
@@ -158,9 +187,11 @@ def render_card(
     gate_metrics: dict,
     utility: dict,
     manifests: dict[str, str],
-    balance_by: str,
+    cast_metrics: dict,
 ) -> str:
     attribution, donor_rows, unlicensed = _donors(donors, identities)
+    cast_recipe = recipe.get("cast", {})
+    attributes = recipe.get("attributes", {})
     splits = [WHOLE_DATASET, *result["splits"]["per_split"]]
     shown = {k: v for k, v in recipe.items() if k != "input"}
     return _ENV.get_template("card.md.j2").render(
@@ -168,7 +199,15 @@ def render_card(
         splits=splits,
         labels=_labels(result, splits),
         categories=_categories(result, splits),
-        balance_by=balance_by,
+        balance_by=cast_metrics["balance_by"],
+        fit=cast_metrics["fit"],
+        match=cast_recipe.get("match", []),
+        prefer=cast_recipe.get("prefer_same", []),
+        protect_probability=attributes.get("protect_probability"),
+        identity_rows=_identity_rows(
+            identities, result.get("identity_images", {}), cast_metrics.get("refused_by_attributes", {})
+        ),
+        calibration=calibration(),
         gate=gate_metrics,
         utility=utility,
         regime_names=REGIME_NAMES,

@@ -54,7 +54,7 @@ def card(
         gate_metrics,
         utility,
         tables.DATASET_MANIFESTS,
-        cast_metrics["balance_by"],
+        cast_metrics,
     )
     write_text(out, text)
     return {"card": str(out), "bytes": len(text.encode("utf-8")), "utility": utility["status"]}

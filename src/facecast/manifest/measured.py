@@ -7,6 +7,8 @@ attribute has a measuring instrument, the measure is binned the same way as
 the declaration, so the two can be set side by side:
 
 * ``sex``: the measured sex as it is;
+* ``age_group``: the measured age group (``attributes.age_groups``, read as
+  for a track: :mod:`facecast.models.age_groups`);
 * ``skin_tone``: the Fitzpatrick approximation (I..VI) through ``cast.bins.skin_tone``;
 * ``age_range`` (or ``age``): the measured age into the donor value whose range
   holds it (``18-25`` is [18, 25), ``65+`` is [65, inf)), through ``cast.bins``
@@ -50,6 +52,7 @@ def measured_categories(
     fitzpatrick: str | None,
     bins: dict[str, dict[str, str]],
     categories: dict[str, list[str]],
+    age_group: str | None = None,
 ) -> dict[str, str]:
     """attribute -> measured category, for the declared attributes that can be measured (and were).
 
@@ -61,6 +64,8 @@ def measured_categories(
         value = None
         if attribute == "sex":
             value = measured_sex
+        elif attribute == "age_group":
+            value = age_group
         elif attribute == "skin_tone":
             value = _binned(attribute, fitzpatrick, bins)
         elif attribute in ("age_range", "age") and measured_age is not None and not math.isnan(measured_age):

@@ -100,6 +100,7 @@ def _identity_table(identities: pd.DataFrame, bins: dict) -> dict[str, dict]:
                 _text(r.fitzpatrick_approx),
                 bins,
                 categories,
+                _text(r.measured_age_group),
             ),
         }
     return out

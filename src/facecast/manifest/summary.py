@@ -211,5 +211,6 @@ def summarise(
             "published": int(dataset["clip_id"].nunique()),
         },
         "identities": {"cast": len(ids), "published": len({i for row in dataset["identity_ids"] for i in row})},
-        "tracks_uncastable": int((casting["status"] != "ok").sum()),
+        "identity_images": dict(sorted(Counter(i for row in dataset["identity_ids"] for i in row).items())),
+        "tracks_uncastable": int((casting["status"] == "uncastable").sum()),
     }
