@@ -69,6 +69,14 @@ CAST_PARAMS = CastParams(
 PARAMS = ManifestParams(clip_ids="original")  # the tests name clips; the default (pseudonyms) has its own test
 KEY = bytes(range(32))  # the pseudonym key (facecast.manifest.secret)
 
+CAST_FIT = {
+    "tracks_by_age_group": {"adult": {"tracks": 2, "frames": 10}},
+    "tracks_by_sex": {"female": {"tracks": 1, "frames": 5}, "male": {"tracks": 1, "frames": 5}},
+    "no_compatible_identity": {"tracks": 0, "frames": 0},
+    "across_presentation": {"sex": {"tracks": 0, "frames": 0}, "age_group": {"tracks": 0, "frames": 0}},
+    "cells_impossible_under_match": [],
+}  # metrics/cast.json: how casting fitted the people (read by the card)
+
 
 def jpeg(path: Path, seed: int) -> None:
     img = np.random.default_rng(seed).integers(0, 255, (24, 32, 3), dtype=np.uint8)
@@ -279,6 +287,8 @@ def build_world(root: Path) -> dict:
                     {"attribute": "sex", "category": "female", "target": 0.5, "achieved": 0.5},
                     {"attribute": "sex", "category": "male", "target": 0.5, "achieved": 0.5},
                 ],
+                "fit": CAST_FIT,
+                "refused_by_attributes": {},
             }
         )
     )

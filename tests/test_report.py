@@ -64,6 +64,14 @@ GATE_REASONS = {  # (clip, frame) -> reasons; the frames not named pass
     ("P003_expressions", 4): [EXPRESSION, DROPPED],
 }
 
+CAST_FIT = {
+    "tracks_by_age_group": {"adult": {"tracks": 2, "frames": 10}},
+    "tracks_by_sex": {"female": {"tracks": 1, "frames": 5}, "male": {"tracks": 1, "frames": 5}},
+    "no_compatible_identity": {"tracks": 0, "frames": 0},
+    "across_presentation": {"sex": {"tracks": 0, "frames": 0}, "age_group": {"tracks": 0, "frames": 0}},
+    "cells_impossible_under_match": [],
+}  # metrics/cast.json: how casting fitted the people (read by the report)
+
 
 def jpeg(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +266,8 @@ def tree(tmp_path_factory) -> Path:
         {"attribute": "sex", "category": c, "target": 0.5, "achieved": 0.5, "frame_share": 0.5, "identity_share": 0.5}
         for c in ("female", "male")
     ]
-    (root / "metrics" / "cast.json").write_text(json.dumps({"categories": categories, "balance_by": "frames"}))
+    cast = {"categories": categories, "balance_by": "frames", "fit": CAST_FIT, "refused_by_attributes": {}}
+    (root / "metrics" / "cast.json").write_text(json.dumps(cast))
     quant = {"mean": 0.8, "median": 0.8, "p5": 0.7, "p95": 0.9, "n": 22}
     (root / "metrics" / "gates.json").write_text(
         json.dumps(

@@ -79,6 +79,7 @@ def _declared_and_measured(r) -> tuple[str, str]:
         x
         for x in [
             f"age {r.measured_age:.0f}" if not pd.isna(r.measured_age) else "",
+            f"{r.measured_age_group}" if isinstance(getattr(r, "measured_age_group", None), str) else "",
             str(r.measured_sex) if isinstance(r.measured_sex, str) else "",
             f"ITA {r.ita_category}" if isinstance(r.ita_category, str) else "",
             f"Fitzpatrick ≈ {r.fitzpatrick_approx}" if isinstance(r.fitzpatrick_approx, str) else "",
@@ -118,7 +119,9 @@ def demographics(inp: Inputs, shares: list[ShareRow], pictures: Pictures) -> Mar
                 "donors": len(r.donor_ids),
             }
         )
-    return render("demographics.html.j2", by=by, chart=chart, shares=shares, identities=identities)
+    return render(
+        "demographics.html.j2", by=by, chart=chart, shares=shares, identities=identities, fit=inp.cast_metrics["fit"]
+    )
 
 
 def quality(inp: Inputs) -> Markup:
