@@ -114,7 +114,13 @@ def test_presentation_distance_puts_sex_before_age_and_skin():
     assert fit.distance(woman, far_woman, prefer) < fit.distance(woman, man, prefer)
     assert fit.distance(woman, fit.Presentation("female", "adult", 50.0, 40.0), prefer) == pytest.approx(1.0)
     assert fit.distance(woman, man, ["age"]) == 0.0
-    assert fit.across(woman, man) == {"sex": True, "age_group": False}
+    assert fit.across(woman, man) == {"sex": True, "sex_uncertain": False, "age_group": False}
+    # a track measured 55 % male: its sex does not count, the preference barely leans, the report says so
+    unsure = fit.Presentation(None, "adult", 30.0, 40.0, male=0.55)
+    assert fit.distance(unsure, woman, ["sex"]) - fit.distance(unsure, man, ["sex"]) == pytest.approx(
+        0.1 * fit.SEX_COST
+    )
+    assert fit.across(unsure, woman) == {"sex": False, "sex_uncertain": True, "age_group": False}
 
 
 def test_slots_go_to_the_age_groups_the_tracks_need():

@@ -16,7 +16,11 @@ CAST = {
         "tracks_by_age_group": {"adult": {"tracks": 9, "frames": 90}, "child": {"tracks": 1, "frames": 5}},
         "tracks_by_sex": {"female": {"tracks": 10, "frames": 95}},
         "no_compatible_identity": {"tracks": 1, "frames": 5},
-        "across_presentation": {"sex": {"tracks": 0, "frames": 0}, "age_group": {"tracks": 0, "frames": 0}},
+        "across_presentation": {
+            "sex": {"tracks": 0, "frames": 0},
+            "sex_uncertain": {"tracks": 0, "frames": 0},
+            "age_group": {"tracks": 0, "frames": 0},
+        },
         "cells_impossible_under_match": [],
     },
     "refused_by_attributes": {"syn001": 2},

@@ -68,7 +68,11 @@ CAST_FIT = {
     "tracks_by_age_group": {"adult": {"tracks": 2, "frames": 10}},
     "tracks_by_sex": {"female": {"tracks": 1, "frames": 5}, "male": {"tracks": 1, "frames": 5}},
     "no_compatible_identity": {"tracks": 0, "frames": 0},
-    "across_presentation": {"sex": {"tracks": 0, "frames": 0}, "age_group": {"tracks": 0, "frames": 0}},
+    "across_presentation": {
+        "sex": {"tracks": 0, "frames": 0},
+        "sex_uncertain": {"tracks": 0, "frames": 0},
+        "age_group": {"tracks": 0, "frames": 0},
+    },
     "cells_impossible_under_match": [],
 }  # metrics/cast.json: how casting fitted the people (read by the report)
 

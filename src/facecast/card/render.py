@@ -204,6 +204,7 @@ def render_card(
         match=cast_recipe.get("match", []),
         prefer=cast_recipe.get("prefer_same", []),
         protect_probability=attributes.get("protect_probability"),
+        min_sex_confidence=attributes.get("min_sex_confidence"),
         identity_rows=_identity_rows(
             identities, result.get("identity_images", {}), cast_metrics.get("refused_by_attributes", {})
         ),

@@ -23,11 +23,13 @@ sex and age group agree with that.
   years younger than the head, hair and hands around it is not believable.
 * **Preference** (``cast.prefer_same``): among the identities the quotas
   leave to choose from, the one with the smallest *presentation distance*:
-  ``SEX_COST`` for the other sex (a measured sex only), plus the difference
-  in apparent age over ``AGE_SCALE_YEARS``, plus the difference in skin tone
+  ``SEX_COST`` times the probability that the track is the other sex than
+  the identity (measured, or 1 and 0 where declared), plus the difference in
+  apparent age over ``AGE_SCALE_YEARS``, plus the difference in skin tone
   over ``ITA_SCALE_DEG``, each of these two at most ``SOFT_MAX``. Sex comes
-  first: a cross-sex cast costs more than any difference of age and skin
-  tone between two identities can make up (ITA on real footage moves with the light, by tens of
+  first: for a track whose sex counts, a cross-sex cast costs more than any
+  difference of age and skin tone between two identities can make up, and
+  when the quotas need some tracks to cross, the least certain cross first (ITA on real footage moves with the light, by tens of
   degrees, so it must not outweigh a measured sex).
 * :func:`contradiction`: why a candidate identity's measured attributes
   contradict its declared ones (sex measured the other way; age group
@@ -49,7 +51,9 @@ from facecast.models.attributes import Apparent
 from facecast.params import AttributesParams
 
 SOFT_MAX = 2.0  # the most the age term, and the skin tone term, can add
-SEX_COST = 4 * SOFT_MAX + 1.0  # above any difference the two soft terms make between two identities
+# times the probability that the track is the other sex: a measured sex that counts (probability 0.8 or more) makes
+# a cross-sex cast dearer by 0.6 * SEX_COST, above any difference the two soft terms make between two identities
+SEX_COST = 15.0
 AGE_SCALE_YEARS = 20.0
 ITA_SCALE_DEG = 30.0  # about two ITA categories (light 41-55, intermediate 28-41)
 SEXES = ("female", "male")
@@ -90,12 +94,23 @@ def contradiction(measured: Apparent | None, sex: str | None, group: str | None,
 
 @dataclass(frozen=True)
 class Presentation:
-    """What a track or an identity looks like, as casting compares them; None where unknown."""
+    """What a track or an identity looks like, as casting compares them; None where unknown.
+
+    ``sex`` is the sex that counts for the hard rule and the report: declared, or measured from
+    ``attributes.min_sex_confidence``; ``male`` the probability of male the preference weighs (1 or 0 where the
+    sex is declared)."""
 
     sex: str | None
     age_group: str | None
     age: float | None
     ita: float | None
+    male: float | None = None
+
+    @property
+    def male_probability(self) -> float | None:
+        if self.male is not None:
+            return self.male
+        return None if self.sex is None else float(self.sex == "male")
 
 
 def _number(value: Any) -> float | None:
@@ -124,12 +139,14 @@ def track_presentations(tracks: pd.DataFrame, params: AttributesParams) -> list[
     for r in tracks.itertuples(index=False):
         confidence = _number(getattr(r, "sex_confidence", None))
         sure = confidence is not None and confidence >= params.min_sex_confidence
+        declared = _text(r, "declared_sex")
         out.append(
             Presentation(
-                sex=_text(r, "declared_sex") or (_text(r, "sex") if sure else None),
+                sex=declared or (_text(r, "sex") if sure else None),
                 age_group=combined_group(_text(r, "age_group"), _text(r, "declared_age_group"), groups),
                 age=_number(getattr(r, "apparent_age", None)),
                 ita=_number(getattr(r, "ita_deg", None)),
+                male=float(declared == "male") if declared else _number(getattr(r, "male_probability", None)),
             )
         )
     return out
@@ -162,8 +179,9 @@ def compatible(
 def distance(track: Presentation, identity: Presentation, prefer: Sequence[str]) -> float:
     """The presentation distance (module docstring); an attribute unknown on either side adds nothing."""
     cost = 0.0
-    if "sex" in prefer and track.sex is not None and identity.sex is not None and track.sex != identity.sex:
-        cost += SEX_COST
+    male = track.male_probability
+    if "sex" in prefer and male is not None and identity.sex is not None:
+        cost += SEX_COST * (1.0 - male if identity.sex == "male" else male)
     if "age" in prefer and track.age is not None and identity.age is not None:
         cost += min(abs(track.age - identity.age) / AGE_SCALE_YEARS, SOFT_MAX)
     if "skin_tone" in prefer and track.ita is not None and identity.ita is not None:
@@ -201,9 +219,16 @@ def incompatible_reason(
 
 
 def across(track: Presentation, identity: Presentation) -> dict[str, bool]:
-    """Which presentations a cast crosses: measured sex, and age group."""
+    """Which presentations a cast crosses: the sex that counts (declared, or measured from min_sex_confidence),
+    the likelier sex of a track measured below it, and the age group."""
+    male = track.male_probability
+    likelier = None if male is None or male == 0.5 else ("male" if male > 0.5 else "female")
     return {
         "sex": track.sex is not None and identity.sex is not None and track.sex != identity.sex,
+        "sex_uncertain": track.sex is None
+        and likelier is not None
+        and identity.sex is not None
+        and likelier != identity.sex,
         "age_group": track.age_group is not None
         and identity.age_group is not None
         and track.age_group != identity.age_group,

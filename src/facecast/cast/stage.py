@@ -180,7 +180,7 @@ def _fit_report(
     keys = list(zip(tracks["clip_id"].astype(str), tracks["track_id"].astype(int)))
     frames = dict(zip(keys, tracks["n_frames"].astype(int)))
     by_key = dict(zip(keys, presented))
-    crossed = {"sex": {"tracks": 0, "frames": 0}, "age_group": {"tracks": 0, "frames": 0}}
+    crossed = {a: {"tracks": 0, "frames": 0} for a in ("sex", "sex_uncertain", "age_group")}
     for r in casting[casting["status"] == quotas.OK].itertuples(index=False):
         key = (str(r.clip_id), int(r.track_id))
         for attribute, yes in fit.across(by_key[key], identities[r.identity_id]).items():
