@@ -53,6 +53,7 @@ bench: install-test
 	$(PY) benchmarks/gate.py
 	$(PY) benchmarks/utility.py
 	$(PY) benchmarks/attributes.py
+	rm -rf /tmp/facecast-casting && $(PY) benchmarks/casting.py --out /tmp/facecast-casting
 
 clean:
 	rm -rf $(VENV)
