@@ -80,6 +80,10 @@ def test_contradiction_names_what_was_measured():
     young = Apparent(ages(adult=0.8, teen=0.2), 0.05)
     assert "measured age group teen (20%" in fit.contradiction(young, "female", "adult", GROUPS)
     assert fit.contradiction(None, "female", "adult", GROUPS) is not None
+    # an older identity measured an adult is let be (the instrument pulls ages down); a teenager's face is not
+    older = Apparent(ages(adult=0.7, older=0.3), 0.05)
+    assert fit.contradiction(older, "female", "older", GROUPS) is None
+    assert fit.contradiction(Apparent(ages(child=1.0), 0.05), "female", "adult", GROUPS) is not None
 
 
 def track_table(rows: list[dict]) -> pd.DataFrame:
@@ -126,11 +130,16 @@ def test_presentation_distance_puts_sex_before_age_and_skin():
 def test_slots_go_to_the_age_groups_the_tracks_need():
     cells = [("female",)] * 4 + [("male",)] * 2
     donors = {("female",): {"adult": 5, "child": 3}, ("male",): {"adult": 2, "child": 3}}
-    groups = fit.split_slots(cells, donors, {"adult": 300.0, "child": 100.0}, k=3)
+    sizes = {("female",): 8, ("male",): 5}
+    order = GROUPS.names
+    groups = fit.split_slots(cells, donors, sizes, {"adult": 300.0, "child": 100.0}, 3, order)
     assert groups[:4].count("adult") == 3 and groups[:4].count("child") == 1
     # the male adults are 2 donors, fewer than k = 3: only the children can make a male identity
     assert groups[4:] == ["child", "child"]
-    assert fit.split_slots([("x",)], {("x",): {"adult": 1}}, {}, k=3) == ["adult"]  # a cell of one donor
+    assert fit.split_slots([("x",)], {("x",): {"adult": 1}}, {("x",): 1}, {}, 3, order) == ["adult"]  # one donor
+    # 2 declared children and 2 declared adults among 10 donors: no group has 3, so no group (all 10 donors make
+    # the identity, which is known by the age group measured on it)
+    assert fit.split_slots([("x",)], {("x",): {"adult": 2, "child": 2}}, {("x",): 10}, {}, 3, order) == [None]
 
 
 def two_cell_setup():
@@ -215,9 +224,12 @@ def test_the_declaration_lands_on_the_clips_subject_track():
     ]
     clips = pd.DataFrame({"clip_id": ["a", "b"], "subject_age": ["3-9", None], "subject_sex": ["male", None]})
     out = declare(rows, clips, AttributesParams())
+    # the subject track gets the whole declaration; a declared child is a child on every track of the clip
     assert [(r["declared_age_group"], r["declared_sex"]) for r in out] == [
-        (None, None),
+        ("child", None),
         ("child", "male"),
-        (None, None),
+        ("child", None),
         (None, None),
     ]
+    adult = declare(rows, clips.assign(subject_age=["30-39", None]), AttributesParams())
+    assert [r["declared_age_group"] for r in adult] == [None, "adult", None, None]

@@ -33,7 +33,8 @@ sex and age group agree with that.
   degrees, so it must not outweigh a measured sex).
 * :func:`contradiction`: why a candidate identity's measured attributes
   contradict its declared ones (sex measured the other way; age group
-  measured other than the donors' ages give), or None.
+  measured other than the donors' ages give, where either is a protected
+  group or they are not neighbours), or None.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from facecast.cast.quotas import largest_remainder
+from facecast.errors import InputError
 from facecast.models.age_groups import AgeGroups, from_params
 from facecast.models.attributes import Apparent
 from facecast.params import AttributesParams
@@ -84,12 +86,21 @@ def contradiction(measured: Apparent | None, sex: str | None, group: str | None,
         reasons.append(f"measured {measured.sex} ({measured.sex_confidence:.0%}), declared {sex}")
     if group is not None:
         found, probability = groups.decide(measured.age_probabilities)
-        if found != group:
+        if found != group and _contradicts(found, group, groups):
             reasons.append(
                 f"measured age group {found} ({probability:.0%}; apparent age {measured.age_years:.0f}), "
                 f"declared {group}"
             )
     return "; ".join(reasons) or None
+
+
+def _contradicts(measured: str, declared: str, groups: AgeGroups) -> bool:
+    """Whether a measured age group contradicts a declared one: always where either is protected (a child's face
+    on an adult's identity, or the reverse), otherwise only beyond the neighbouring group (the instrument pulls
+    ages towards 20-40, so an older person's face is often measured an adult)."""
+    if measured in groups.protect or declared in groups.protect:
+        return True
+    return abs(groups.names.index(measured) - groups.names.index(declared)) > 1
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,13 @@ def track_presentations(tracks: pd.DataFrame, params: AttributesParams) -> list[
     """Each track's presentation: the age group by :func:`combined_group`; the declared sex, else the measured
     one where ``sex_confidence`` reaches ``attributes.min_sex_confidence``."""
     groups = from_params(params)
+    for column in ("age_group", "declared_age_group"):
+        stray = sorted({g for g in tracks.get(column, pd.Series(dtype=object)).dropna()} - set(groups.names))
+        if stray:
+            raise InputError(
+                f"tracks.parquet has {column} {', '.join(stray)}, not in attributes.age_groups "
+                f"({', '.join(groups.names)}): they changed since faces ran; run faces again"
+            )
     out = []
     for r in tracks.itertuples(index=False):
         confidence = _number(getattr(r, "sex_confidence", None))
@@ -201,21 +219,23 @@ def distances(tracks: Sequence[Presentation], identities: Sequence[Presentation]
 def incompatible_reason(
     track: Presentation, identities: Sequence[Presentation], match: Sequence[str], max_age_gap: float | None = None
 ) -> str:
-    """Why no identity may play a track: its categories and apparent age, and those of the identities."""
+    """Why no identity may play a track: each rule that turns identities away, with the track's value and the
+    identities' (unknown where one has none)."""
     parts = []
     for attribute in match:
         value = getattr(track, attribute)
-        if value is None:
+        theirs = [getattr(i, attribute) for i in identities]
+        if value is None or all(other is None or other == value for other in theirs):
             continue
-        have = sorted({str(getattr(i, attribute)) for i in identities})
-        parts.append(f"{attribute} {value} (the identities are {', '.join(have) or 'none'}; cast.match)")
+        have = sorted({"unknown" if other is None else str(other) for other in theirs})
+        parts.append(f"{attribute} {value} (the identities are {', '.join(have)}; cast.match)")
     ages = [i.age for i in identities if i.age is not None]
-    if max_age_gap is not None and track.age is not None and ages:
+    if max_age_gap is not None and track.age is not None and any(abs(a - track.age) > max_age_gap for a in ages):
         parts.append(
             f"apparent age {track.age:.0f} (the identities are {min(ages):.0f} to {max(ages):.0f}; "
             f"cast.max_age_gap_years {max_age_gap:g})"
         )
-    return "no identity compatible with the track's " + "; ".join(parts)
+    return "no identity compatible with the track's " + ("; ".join(parts) or "attributes")
 
 
 def across(track: Presentation, identity: Presentation) -> dict[str, bool]:
@@ -236,24 +256,29 @@ def across(track: Presentation, identity: Presentation) -> dict[str, bool]:
 
 
 def split_slots(
-    cells: Sequence[tuple], group_donors: Mapping[tuple, Mapping[str, int]], demand: Mapping[str, float], k: int
+    cells: Sequence[tuple],
+    group_donors: Mapping[tuple, Mapping[str, int]],
+    cell_donors: Mapping[tuple, int],
+    demand: Mapping[str, float],
+    k: int,
+    order: Sequence[str],
 ) -> list[str | None]:
     """An age group for each identity slot (in order; ``cells``: each slot's quota cell).
 
-    ``group_donors[cell][group]``: usable donors of the cell in the group; a
-    group can hold an identity of the cell when it has ``k`` of them (or the
-    cell has fewer than ``k`` donors in all, and the group has them all).
-    ``demand[group]``: output frames of tracks in the group. A cell's slots go
-    to its possible groups in proportion to demand (largest remainder, every
-    group with demand one first while slots last); without any demand, in
-    proportion to donors. None for a cell with no possible group.
+    ``group_donors[cell][group]``: usable donors of the cell in the group, ``cell_donors[cell]`` all its usable
+    donors (with a declared age or not); a group can hold an identity of the cell when it has ``k`` of them (or
+    the cell has fewer than ``k`` donors in all, and the group has them all). ``demand[group]``: output frames of
+    tracks in the group. A cell's slots go to its possible groups (in ``order``, youngest first) in proportion to
+    demand (largest remainder, every group with demand one first while slots last); without any demand, in
+    proportion to donors. None for a cell with no possible group: its identities are made of all its donors and
+    are known by the age group measured on them.
     """
     out: list[str | None] = [None] * len(cells)
     for cell in dict.fromkeys(cells):
         slots = [n for n, c in enumerate(cells) if c == cell]
         counts = dict(group_donors.get(cell, {}))
-        total = sum(counts.values())
-        possible = [g for g, n in counts.items() if n >= min(k, total) and n > 0]
+        need = min(k, int(cell_donors.get(cell, 0)))
+        possible = sorted((g for g, n in counts.items() if n >= need and n > 0), key=lambda g: list(order).index(g))
         if not possible:
             continue
         weights = np.array([float(demand.get(g, 0.0)) for g in possible])

@@ -485,10 +485,10 @@ def cast_tracks(
     variants of one track get different identities. Cell targets are
     ``targets.shares`` of the output frames (``balance_by: frames``) or each
     cell's share of the identities (``identities``); see :func:`_balance_cells`.
-    Within a cell, items take, in the order of their draws, the identity they
-    rank first (rendezvous hashing) among the allowed ones that still have room
-    for an even share: n // k items each for the k identities of a cell of n
-    items, one more for n % k of them. A track no identity may play (every
+    Within a cell, each item takes the allowed identity closest to its track
+    (``cost``; ties by rendezvous hashing on the item's ids) among those that
+    still have room for an even share of the cell's frames (see below). A
+    track no identity may play (every
     identity is made from its subject or looks like its person) gets a row with
     status ``uncastable`` and the reason, whatever ``on_shortfall`` says: swap
     obscures it, and the quotas (which ``on_shortfall`` is about) are met over

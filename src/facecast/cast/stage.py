@@ -6,10 +6,15 @@ Order of work (each step in :mod:`facecast.cast.quotas` or
 1. Gallery: ``donors.csv`` (every column kept) and the faces stage's donor
    tables; every donor that cannot be used (no frontal face, an empty
    attribute, a value no bin covers) is named and the stage stops.
-2. Joint targets (IPF, or ``cast.joint``) and whole identity slots per cell.
-3. Each slot is synthesised from its cell's donors with its own generator,
-   ``default_rng([seed, slot number])``, away from every donor's centroid and
-   from the identities made before it, then audited (age, sex, ITA).
+2. Joint targets (IPF, or ``cast.joint``) and whole identity slots per cell;
+   with ``cast.match: [age_group]`` each slot also gets an age group, as
+   many per group as the tracks of that group need (:func:`fit.split_slots`).
+3. Each slot is synthesised from its cell's donors (of its age group) with
+   its own generator, ``default_rng([seed, slot number])``, away from every
+   donor's centroid and from the identities made before it; with
+   ``cast.check_attributes`` a candidate measured as another sex or age group
+   than its donors declare is refused (:func:`fit.contradiction`); the
+   identity made is audited (age, age group, sex, ITA).
 4. A slot whose synthesis fails is recorded with status ``failed`` and the
    reason, and is not cast. If that leaves the quotas unmet (a cell with a
    positive target and no identity; or, with ``balance_by: identities``, any
@@ -18,10 +23,15 @@ Order of work (each step in :mod:`facecast.cast.quotas` or
    were made and reports the gap in the metrics.
 5. Casting: tracks whose subject is a donor of the identity, or whose
    centroid lies within ``min_track_distance`` of the identity or one of its
-   donors, are excluded; :func:`quotas.cast_tracks` balances the rest.
+   donors, are excluded; so are the identities a track does not fit
+   (``cast.match``, ``cast.max_age_gap_years``: :mod:`facecast.cast.fit`),
+   and a track no identity fits is recorded ``no_compatible_identity``;
+   :func:`quotas.cast_tracks` balances the rest, the closest presentation
+   first (``cast.prefer_same``).
 6. ``out/`` (identities/<id>/face.png, mask.png, landmarks.json,
    identities.parquet, casting.parquet) is written atomically; the metrics
-   hold the share report and the distance and attempt distributions.
+   hold the share report, the fit report (``fit``), the candidates refused
+   for their attributes, and the distance and attempt distributions.
 """
 
 from __future__ import annotations
@@ -141,9 +151,17 @@ def _spread(values) -> dict | None:
 
 
 def _slot_groups(
-    slots: pd.DataFrame, targets: quotas.Targets, g: quotas.Gallery, donor_groups: dict, tracks: pd.DataFrame, k: int
+    slots: pd.DataFrame,
+    targets: quotas.Targets,
+    g: quotas.Gallery,
+    donor_groups: dict,
+    presented: list[fit.Presentation],
+    frames: np.ndarray,
+    k: int,
+    groups: AgeGroups,
 ) -> list[str | None]:
-    """Each slot's age group (``cast.match`` has age_group): the cell's donors of one group make it."""
+    """Each slot's age group (``cast.match`` has age_group): the cell's donors of one group make it, as many per
+    group as the tracks of that group (declared or measured, as casting reads them) have frames."""
     cells = [tuple(slot[a] for a in targets.attributes) for _, slot in slots.iterrows()]
     counts: dict[tuple, dict[str, int]] = {}
     for cell in dict.fromkeys(cells):
@@ -152,9 +170,12 @@ def _slot_groups(
             if group is not None:
                 counts.setdefault(cell, {}).setdefault(group, 0)
                 counts[cell][group] += 1
-    known = tracks[tracks["age_group"].notna()]
-    demand = known.groupby("age_group")["n_frames"].sum().astype(float).to_dict()
-    return fit.split_slots(cells, counts, demand, k)
+    sizes = {cell: len(g.donors_of(cell)) for cell in dict.fromkeys(cells)}
+    demand: dict[str, float] = {}
+    for p, n in zip(presented, frames):
+        if p.age_group is not None:
+            demand[p.age_group] = demand.get(p.age_group, 0.0) + float(n)
+    return fit.split_slots(cells, counts, sizes, demand, k, groups.names)
 
 
 def _accept(sex: str | None, group: str | None, groups: AgeGroups) -> Callable[[np.ndarray, np.ndarray], str | None]:
@@ -254,8 +275,18 @@ def cast(
     donor_groups = fit.donor_age_groups(declared, groups)
     donor_sexes = {str(d): fit.declared_sex(v) for d, v in zip(declared["donor_id"], declared.get("sex", []))}
     by_group = "age_group" in params.match and any(v is not None for v in donor_groups.values())
+    presented = fit.track_presentations(tracks, attributes)
     slot_groups = (
-        _slot_groups(slots, targets, g, donor_groups, tracks, params.donors_per_identity)
+        _slot_groups(
+            slots,
+            targets,
+            g,
+            donor_groups,
+            presented,
+            tracks["n_frames"].to_numpy(),
+            params.donors_per_identity,
+            groups,
+        )
         if by_group
         else [None] * len(slots)
     )
@@ -271,13 +302,14 @@ def cast(
         for number, ((_, slot), slot_group) in enumerate(zip(slot_iter, slot_groups), 1):
             identity_id = slot["identity_id"]
             cell = tuple(slot[a] for a in targets.attributes)
-            pool = [d for d in g.donors_of(cell) if not by_group or donor_groups.get(d) == slot_group]
+            # a slot with no age group (no group of its cell has enough donors): all the cell's donors
+            pool = [d for d in g.donors_of(cell) if slot_group is None or donor_groups.get(d) == slot_group]
             if (cell, slot_group) not in donors_by_pool:  # each pool's donor images are read once
                 donors_by_pool[(cell, slot_group)] = load_donor_faces(donors_dir, frontal, pool or g.donors_of(cell))
             donors = donors_by_pool[(cell, slot_group)]
             sexes = {donor_sexes.get(d) for d in donors}
             sex = next(iter(sexes)) if len(sexes) == 1 else None
-            group = slot_group if by_group else _common({donor_groups.get(d) for d in donors})
+            group = slot_group or _common({donor_groups.get(d) for d in donors})
             accept = _accept(sex, group, groups) if params.check_attributes else None
             identity, failure = _synthesise_slot(number, donors, params, seed, centroids, made, accept)
             refused[identity_id] = sum(a.refused for a in identity.attempts)
@@ -312,14 +344,14 @@ def cast(
         identity_looks = {
             r["identity_id"]: fit.Presentation(
                 sex=fit.declared_sex(r["declared"].get("sex")),
-                age_group=r["declared"].get("age_group"),
+                # declared, checked against the face with cast.check_attributes; else as measured on it
+                age_group=r["declared"].get("age_group") or r["measured_age_group"],
                 age=r["measured_age"],
                 ita=r["ita_deg"],
             )
             for r in ok_rows
         }
         looks = [identity_looks[i] for i in cast_ids["identity_id"]]
-        presented = fit.track_presentations(tracks, attributes)
         ok = fit.compatible(presented, looks, params.match, params.max_age_gap_years)
         reasons = [
             None if ok[t].any() else fit.incompatible_reason(p, looks, params.match, params.max_age_gap_years)

@@ -10,9 +10,14 @@ with its probability: the confidence casting uses.
 
 :func:`declare` sets beside them what ``subjects.csv`` declares of the
 clip's subject (``age``, ``sex``; :mod:`facecast.ingest.subjects`), on the
-clip's *subject track*: the one with the most faces with landmarks (the
-person the clip is about; others in the clip are bystanders and keep only
-their measurement).
+clip's *subject track*: the one with the most faces with landmarks, then the
+largest (the person the clip is about). A declared child or teenager (a
+protected group) is declared on every track of the clip as well: a tracker
+may split one person into several tracks, and a stills folder makes every
+photograph its own track, so a child is kept from an adult's face on all of
+them, at the cost of treating an adult beside them as a minor too. Other
+declarations stay on the subject track; the clip's other faces keep only
+their measurement.
 """
 
 from __future__ import annotations
@@ -85,13 +90,17 @@ def declare(rows: list[dict], clips: pd.DataFrame, params: AttributesParams) -> 
                 subject_track[r["clip_id"]] = key
     out = []
     for r in rows:
+        age, sex = declared.get(r["clip_id"], (None, None))
+        group = groups.of_declared(age) if isinstance(age, str) else None
         mine = subject_track.get(r["clip_id"])
-        age, sex = declared[r["clip_id"]] if mine is not None and -mine[2] == r["track_id"] else (None, None)
+        if mine is None or -mine[2] != r["track_id"]:  # not the subject's track: only a protected group holds
+            age, sex = None, None
+            group = group if group in groups.protect else None
         out.append(
             {
                 **r,
                 "declared_age": age if isinstance(age, str) else None,
-                "declared_age_group": groups.of_declared(age) if isinstance(age, str) else None,
+                "declared_age_group": group,
                 "declared_sex": sex if isinstance(sex, str) else None,
             }
         )
