@@ -421,10 +421,14 @@ def _balance_cells(
     item whose presentation the move costs least, then the one with the
     smallest draw. This changes few items, and the same ones when another
     track changes a little, so one changed track recasts few others; the
-    quotas come first, the presentation decides which items cross. It ends
-    where no single move helps, so no cell is off its target by more than the
-    longest item when every move is allowed (a cell further below has a cell
-    above it from which some item could move).
+    quotas come first, the presentation decides which items cross. Where no
+    move brings the cells closer, an item still moves when that leaves them
+    exactly as close and puts it in a cell closer to its track (two cells
+    half an item off their targets either way: the item that fits goes). It
+    ends where no single move helps (every move lowers the squared deficit,
+    or keeps it and lowers the cost, so nothing cycles), so no cell is off its
+    target by more than the longest item when every move is allowed (a cell
+    further below has a cell above it from which some item could move).
     """
     n, m = len(w), len(share)
     cost = np.zeros((allowed.shape[0], m)) if cost is None else np.asarray(cost, float)
@@ -448,12 +452,20 @@ def _balance_cells(
         gain = np.where(free, gain, np.inf)
         to = gain.argmin(axis=1)
         better = np.flatnonzero(gain[rows, to] < -eps)
-        if not len(better):
-            return cell
-        apart = here[better] - deviation[to[better]]
-        widest = better[apart >= apart.max() - eps]
-        worse = cost[track[widest], to[widest]] - cost[track[widest], cell[widest]]
-        i = widest[np.lexsort((u[widest], worse))[0]]
+        if len(better):
+            apart = here[better] - deviation[to[better]]
+            widest = better[apart >= apart.max() - eps]
+            worse = cost[track[widest], to[widest]] - cost[track[widest], cell[widest]]
+            i = widest[np.lexsort((u[widest], worse))[0]]
+        else:  # no move brings the cells closer: one that keeps them as close and fits its track better
+            closer = cost[track] - cost[track, cell][:, None]
+            even = free & (np.abs(gain) <= eps) & (closer < -LP_TOLERANCE)
+            if not even.any():
+                return cell
+            rows_even, to_even = np.nonzero(even)
+            best = np.lexsort((u[rows_even], closer[rows_even, to_even]))[0]
+            i = int(rows_even[best])
+            to[i] = to_even[best]
         used[track[i], cell[i]] -= 1
         used[track[i], to[i]] += 1
         deviation[cell[i]] -= w[i]
