@@ -75,6 +75,7 @@ CAST_FIT = {
     "no_compatible_identity": {"tracks": 0, "frames": 0},
     "across_presentation": {
         "sex": {"tracks": 0, "frames": 0},
+        "sex_no_choice": {"tracks": 0, "frames": 0},
         "sex_uncertain": {"tracks": 0, "frames": 0},
         "age_group": {"tracks": 0, "frames": 0},
     },

@@ -18,6 +18,7 @@ CAST = {
         "no_compatible_identity": {"tracks": 1, "frames": 5},
         "across_presentation": {
             "sex": {"tracks": 0, "frames": 0},
+            "sex_no_choice": {"tracks": 0, "frames": 0},
             "sex_uncertain": {"tracks": 0, "frames": 0},
             "age_group": {"tracks": 0, "frames": 0},
         },

@@ -61,7 +61,9 @@ class CastFit(_Contract):
     tracks_by_age_group: dict[str, Crossed]
     tracks_by_sex: dict[str, Crossed]
     no_compatible_identity: Crossed
-    across_presentation: dict[str, Crossed]  # sex, sex_uncertain (likelier sex, below min_sex_confidence), age_group
+    # sex, sex_no_choice (of those, no identity of their sex allowed), sex_uncertain (the likelier sex, below
+    # attributes.min_sex_confidence), age_group
+    across_presentation: dict[str, Crossed]
     cells_impossible_under_match: list[str]
 
 

@@ -195,19 +195,35 @@ def _fit_report(
     cast_ids: pd.DataFrame,
     targets: quotas.Targets,
     ok: np.ndarray,
+    excluded: dict[str, set[tuple[str, int]]],
 ) -> dict:
     """How casting fitted the people: tracks per measured group and sex, those no identity fits, casts that
-    cross presentation, and quota cells no track can be cast into under ``cast.match``."""
+    cross presentation (``sex_no_choice``: of those across a sex that counts, the ones no identity of their own
+    sex could play, being made from them or looking like them), and quota cells no track can be cast into under
+    ``cast.match``."""
     keys = list(zip(tracks["clip_id"].astype(str), tracks["track_id"].astype(int)))
     frames = dict(zip(keys, tracks["n_frames"].astype(int)))
     by_key = dict(zip(keys, presented))
-    crossed = {a: {"tracks": 0, "frames": 0} for a in ("sex", "sex_uncertain", "age_group")}
+    subjects = dict(zip(keys, tracks["subject_id"]))
+    crossed = {a: {"tracks": 0, "frames": 0} for a in ("sex", "sex_no_choice", "sex_uncertain", "age_group")}
+
+    def own_sex_may_play(key: tuple[str, int], sex: str) -> bool:
+        return any(
+            identities[i].sex == sex and key not in excluded.get(i, set()) and subjects[key] not in set(donors)
+            for i, donors in zip(cast_ids["identity_id"], cast_ids["donors"])
+        )
+
     for r in casting[casting["status"] == quotas.OK].itertuples(index=False):
         key = (str(r.clip_id), int(r.track_id))
         for attribute, yes in fit.across(by_key[key], identities[r.identity_id]).items():
             if yes:
                 crossed[attribute]["tracks"] += 1
                 crossed[attribute]["frames"] += int(r.frames)
+        track_sex = by_key[key].sex
+        if track_sex is not None and fit.across(by_key[key], identities[r.identity_id])["sex"]:
+            if not own_sex_may_play(key, track_sex):
+                crossed["sex_no_choice"]["tracks"] += 1
+                crossed["sex_no_choice"]["frames"] += int(r.frames)
     unfit = casting[casting["status"] == quotas.NO_COMPATIBLE]
     id_cells = [tuple(r) for r in cast_ids[list(targets.attributes)].itertuples(index=False)]
     impossible = []
@@ -384,7 +400,7 @@ def cast(
             "usable_per_cell": {quotas.cell_label(g.attributes, c): int(n) for c, n in zip(g.cells, g.donor_counts)},
         },
         "quota_fit": targets.report.to_dict(orient="records"),
-        "fit": _fit_report(tracks, presented, casting, identity_looks, cast_ids, targets, ok),
+        "fit": _fit_report(tracks, presented, casting, identity_looks, cast_ids, targets, ok, excluded),
         "refused_by_attributes": refused,
         "nearest_donor_distance": _spread(r["nearest_donor_distance"] for r in ok_rows),
         "nearest_identity_distance": _spread(r["nearest_identity_distance"] for r in ok_rows),
