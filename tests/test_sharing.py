@@ -25,7 +25,10 @@ slow = pytest.mark.slow
 
 # The tiny project (conftest.TINY_SAMPLE, TINY_CAST): 80/20 is met exactly as 4/1 of its five tracks.
 MANIFESTS = "data/dataset"  # where the manifest stage publishes the dataset and its Parquet manifests
-QUOTA_CHANGE = {"female": 0.8, "male": 0.2}
+# Towards more men: in the tiny project (four women, one man, one identity of each sex made of one donor) most
+# women may be played by the male identity only (the female one looks like them), so the plan can move towards
+# men, not towards women.
+QUOTA_CHANGE = {"female": 0.2, "male": 0.8}
 
 
 def output_digests(root: Path, outputs: list[str]) -> dict[str, str]:
@@ -143,7 +146,7 @@ def test_exp_run_with_a_quota_change_moves_the_cast_shares(shared):
     # dvc metrics diff (HEAD against the experiment's results in the workspace) shows the shares moving
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root).stdout)["metrics/cast.json"]
     female, male = diff["shares.sex.female.achieved"], diff["shares.sex.male.achieved"]
-    assert female["new"] > female["old"] and male["new"] < male["old"]
+    assert female["new"] < female["old"] and male["new"] > male["old"]
     assert diff["shares.sex.female.target"]["new"] == QUOTA_CHANGE["female"]
     assert abs(female["new"] - QUOTA_CHANGE["female"]) < abs(female["old"] - QUOTA_CHANGE["female"])
     assert "shares.sex.female.achieved" in run(["dvc", "metrics", "diff", "--md"], root).stdout
