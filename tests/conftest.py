@@ -28,6 +28,18 @@ TINY_CAST = {
     "on_shortfall": "relax",
     "max_attempts": 30,
 }
+CAST_FIT = {  # metrics/cast.json's fit report, as card, report and the metrics contract read it
+    "tracks_by_age_group": {"adult": {"tracks": 2, "frames": 10}},
+    "tracks_by_sex": {"female": {"tracks": 1, "frames": 5}, "male": {"tracks": 1, "frames": 5}},
+    "no_compatible_identity": {"tracks": 0, "frames": 0},
+    "across_presentation": {
+        "sex": {"tracks": 0, "frames": 0},
+        "sex_no_choice": {"tracks": 0, "frames": 0},
+        "sex_uncertain": {"tracks": 0, "frames": 0},
+        "age_group": {"tracks": 0, "frames": 0},
+    },
+    "cells_impossible_under_match": [],
+}
 GIT_IDENTITY = {"user.name": "facecast test", "user.email": "test@facecast.invalid", "commit.gpgsign": "false"}
 
 

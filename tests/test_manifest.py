@@ -37,6 +37,8 @@ from facecast.params import CastParams, EvaluateParams, ManifestParams
 from facecast.reasons import ManifestReason
 from held_out import held_out
 
+from conftest import CAST_FIT
+
 SEED = 918273
 FRAMES = 4
 COPIES = 1
@@ -68,19 +70,6 @@ CAST_PARAMS = CastParams(
 )
 PARAMS = ManifestParams(clip_ids="original")  # the tests name clips; the default (pseudonyms) has its own test
 KEY = bytes(range(32))  # the pseudonym key (facecast.manifest.secret)
-
-CAST_FIT = {
-    "tracks_by_age_group": {"adult": {"tracks": 2, "frames": 10}},
-    "tracks_by_sex": {"female": {"tracks": 1, "frames": 5}, "male": {"tracks": 1, "frames": 5}},
-    "no_compatible_identity": {"tracks": 0, "frames": 0},
-    "across_presentation": {
-        "sex": {"tracks": 0, "frames": 0},
-        "sex_no_choice": {"tracks": 0, "frames": 0},
-        "sex_uncertain": {"tracks": 0, "frames": 0},
-        "age_group": {"tracks": 0, "frames": 0},
-    },
-    "cells_impossible_under_match": [],
-}  # metrics/cast.json: how casting fitted the people (read by the card)
 
 
 def jpeg(path: Path, seed: int) -> None:

@@ -36,6 +36,8 @@ from facecast.report.stage import report
 from facecast.sample.people import subjects
 from held_out import held_out
 
+from conftest import CAST_FIT
+
 REPO = Path(__file__).resolve().parents[1]
 PER_CLIP = 3
 SIZE = (320, 240)
@@ -63,19 +65,6 @@ GATE_REASONS = {  # (clip, frame) -> reasons; the frames not named pass
     **{("P003_expressions", f): [EXPRESSION] for f in range(6)},
     ("P003_expressions", 4): [EXPRESSION, DROPPED],
 }
-
-CAST_FIT = {
-    "tracks_by_age_group": {"adult": {"tracks": 2, "frames": 10}},
-    "tracks_by_sex": {"female": {"tracks": 1, "frames": 5}, "male": {"tracks": 1, "frames": 5}},
-    "no_compatible_identity": {"tracks": 0, "frames": 0},
-    "across_presentation": {
-        "sex": {"tracks": 0, "frames": 0},
-        "sex_no_choice": {"tracks": 0, "frames": 0},
-        "sex_uncertain": {"tracks": 0, "frames": 0},
-        "age_group": {"tracks": 0, "frames": 0},
-    },
-    "cells_impossible_under_match": [],
-}  # metrics/cast.json: how casting fitted the people (read by the report)
 
 
 def jpeg(path: Path, rgb: np.ndarray) -> None:
