@@ -215,15 +215,12 @@ def _fit_report(
 
     for r in casting[casting["status"] == quotas.OK].itertuples(index=False):
         key = (str(r.clip_id), int(r.track_id))
-        for attribute, yes in fit.across(by_key[key], identities[r.identity_id]).items():
+        across = fit.across(by_key[key], identities[r.identity_id])
+        across["sex_no_choice"] = across["sex"] and not own_sex_may_play(key, str(by_key[key].sex))
+        for attribute, yes in across.items():
             if yes:
                 crossed[attribute]["tracks"] += 1
                 crossed[attribute]["frames"] += int(r.frames)
-        track_sex = by_key[key].sex
-        if track_sex is not None and fit.across(by_key[key], identities[r.identity_id])["sex"]:
-            if not own_sex_may_play(key, track_sex):
-                crossed["sex_no_choice"]["tracks"] += 1
-                crossed["sex_no_choice"]["frames"] += int(r.frames)
     unfit = casting[casting["status"] == quotas.NO_COMPATIBLE]
     id_cells = [tuple(r) for r in cast_ids[list(targets.attributes)].itertuples(index=False)]
     impossible = []

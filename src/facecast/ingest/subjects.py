@@ -18,7 +18,6 @@ rather than a guessed one).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +25,11 @@ from pathlib import Path
 from facecast.ingest.csvfile import fail, non_empty, plain_text, read_csv, require_columns, unused_columns
 from facecast.ingest.issues import SUBJECTS, Issue, no_such_clip
 from facecast.io.text import escaped
+from facecast.models.age_groups import age_span
 
 SUBJECT_COLUMNS = ("clip", "subject_id")
 DECLARED_COLUMNS = ("age", "sex")  # optional
 SEXES = ("female", "male")
-_AGE = re.compile(r"^\s*\d+(?:\.\d+)?\s*(?:-\s*\d+(?:\.\d+)?|\+)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class SubjectRow:
 def _declared(values: dict[str, str], number: int, problems: list[str]) -> tuple[str | None, str | None]:
     age = values.get("age", "").strip() or None
     sex = values.get("sex", "").strip().lower() or None
-    if age is not None and not _AGE.match(age):
+    if age is not None and age_span(age) is None:
         problems.append(f"row {number}: age '{escaped(age)}' is not an age (years, a range such as 3-9, or 65+)")
         age = None
     if sex is not None and sex not in SEXES:

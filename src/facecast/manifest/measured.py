@@ -20,20 +20,15 @@ Other attributes (ethnicity, say) have no instrument and are not measured.
 from __future__ import annotations
 
 import math
-import re
 
-_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)|\+)\s*$")
+from facecast.models.age_groups import age_span
 
 
 def _age_value(age: float, values: list[str]) -> str | None:
     """The value among ``values`` (e.g. '18-25', '65+') whose range holds ``age``."""
     for value in values:
-        m = _RANGE.match(value)
-        if m is None:
-            continue
-        low = float(m.group(1))
-        high = float(m.group(2)) if m.group(2) is not None else math.inf
-        if low <= age < high:
+        span = age_span(value)
+        if span is not None and span[0] <= age < span[1]:
             return value
     return None
 

@@ -34,7 +34,20 @@ import numpy as np
 from facecast.models.attributes import AGE_YEARS
 from facecast.params import AttributesParams
 
-_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:(?:-|–|to)\s*(\d+(?:\.\d+)?)|\+)?\s*$")
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)|(\+))?\s*$")
+
+
+def age_span(value: object) -> tuple[float, float] | None:
+    """A declared age as years [low, high): ``3-9`` is [3, 9), ``65+`` [65, inf), a plain ``30`` [30, 30) (an age,
+    holding no other); None when the value is empty or not an age. The one grammar of ages in donors.csv and
+    subjects.csv."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    m = _AGE.match(str(value))
+    if m is None:
+        return None
+    low = float(m.group(1))
+    return low, (float(m.group(2)) if m.group(2) is not None else math.inf if m.group(3) else low)
 
 
 @dataclass(frozen=True)
@@ -77,12 +90,8 @@ class AgeGroups:
     def of_declared(self, value: object) -> str | None:
         """The group of a declared age (years, or a range ``a-b`` / ``a+``): that of its youngest age; None when
         the value is empty or not an age."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return None
-        m = _RANGE.match(str(value))
-        if m is None:
-            return None
-        return self.of_age(float(m.group(1)))
+        span = age_span(value)
+        return None if span is None else self.of_age(span[0])
 
 
 def from_params(params: AttributesParams) -> AgeGroups:
