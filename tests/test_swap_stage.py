@@ -307,9 +307,12 @@ def test_tables_images_previews_and_metrics_agree(built, main):
     assert sorted(zip(no_face.clip_id, no_face.frame_idx)) == sorted(zip(faceless.clip_id, faceless.frame_idx))
     assert len(no_face) == BLACK and no_face.track_id.isna().all()
 
-    # every face with landmarks is swapped by its cast identity; the tiny faces are obscured
+    # every face with landmarks is swapped by its cast identity, unless swap.verify measured it as still its own
+    # person (then obscured, with the reason); the tiny faces are obscured
     tiny = with_face.clip_id == "tiny"
-    swapped = with_face[~tiny]
+    verified = with_face.reason_kind == SwapReason.NOT_DEIDENTIFIED
+    assert (with_face[verified].status == "obscured").all()
+    swapped = with_face[~tiny & ~verified]
     assert (swapped.status == "swapped").all()
     assert swapped.reason_kind.isna().all() and swapped.reason_detail.isna().all()
     planned = [casting.loc[(c, int(t)), "identity_id"] for c, t in zip(swapped.clip_id, swapped.track_id)]
@@ -317,7 +320,8 @@ def test_tables_images_previews_and_metrics_agree(built, main):
     assert swapped.landmarks.map(len).eq(136).all()
     assert (with_face[tiny].status == "obscured").all()
     # every reason is a kind of swap's closed set, with its detail: faces.parquet's reason for a tiny face
-    assert set(swaps.reason_kind.dropna()) <= set(SwapReason) and swaps.reason_kind.notna().sum() == tiny.sum()
+    assert set(swaps.reason_kind.dropna()) <= set(SwapReason)
+    assert swaps.reason_kind.notna().sum() == tiny.sum() + verified.sum()
     assert with_face[tiny].reason_kind.eq(SwapReason.TOO_SMALL).all()
     assert with_face[tiny].reason_detail.str.fullmatch(r"face \d+ px high, under \d+ px").all()
 

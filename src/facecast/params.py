@@ -321,6 +321,20 @@ class CastParams(Section):
         description="a candidate identity whose measured sex or age group contradicts what its donors declare "
         "is rejected, like one too near a donor",
     )
+    atlas: bool = Field(
+        True,
+        description="render each identity in every expression its donors were photographed in (its expression "
+        "atlas: identities/<id>/atlas/), each entry kept only at min_donor_distance from every donor; swap picks "
+        "entries by the frame's expression",
+    )
+    atlas_margin: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="when its donors have expression photographs, an identity is searched this much beyond "
+        "min_donor_distance: its expressions lie closer to its donors than the face the search stopped at "
+        "(median 0.044 closer on the embedded default), and an entry still within min_donor_distance is dropped",
+    )
 
     @field_validator("quotas")
     @classmethod
@@ -459,6 +473,38 @@ class SwapParams(Section):
     keep_eyes: bool = Field(
         True,
         description="keep the frame's eyeballs, moved into the new eyelids, so gaze and blinks follow the original",
+    )
+    atlas: bool = Field(
+        True,
+        description="render each frame from the identity's expression atlas entries nearest the frame's expression "
+        "(cast.atlas); false: from its reference face only",
+    )
+    atlas_softness: float = Field(
+        0.02,
+        gt=0.0,
+        le=1.0,
+        description="how widely entries are blended: an entry's weight is exp(-d^2 / (2 softness^2)) of its "
+        "expression's RMS landmark distance d from the frame's (inter-ocular distances)",
+    )
+    atlas_smooth_frames: float = Field(
+        2.0, ge=0.0, le=100.0, description="Gaussian sigma (frames) smoothing the entries' weights over a track"
+    )
+    expression_detail: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="carry the frame's wrinkles and folds onto the identity (expression ratio images): auto, "
+        "in proportion as the atlas lacks the frame's expression (fully from 2 x detail_from); always; never",
+    )
+    detail_from: float = Field(
+        0.05,
+        gt=0.0,
+        le=1.0,
+        description="auto expression detail starts when the nearest atlas entry's expression is this far from "
+        "the frame's (RMS landmark distance, inter-ocular distances)",
+    )
+    light: Literal["shading", "statistics"] = Field(
+        "shading",
+        description="shading: the face takes the frame's light, its level and gradient across the face per Lab "
+        "channel (a face lit from one side stays so); statistics: only the skin's mean and spread (Reinhard)",
     )
     occlusion: bool = Field(True, description="detect what passes in front of a face (hand, cup, phone) and keep it")
     preview: bool = Field(True, description="write an mp4 preview of every swapped clip")

@@ -23,7 +23,10 @@ with a plain background colour, never with the photo's repeated edge pixels
 face weights, and in each feature's feathered region replaces the fine detail
 of the face blend by the detail of the feature's own blend while the face
 blend's low frequencies (skin colour, shading) stay: features are composed
-without seams or ghosts. Outside the feathered face mask, the head (hair,
+without seams or ghosts. (Taking each part's fine detail from its most
+weighted donor alone, for a sharper face, was tried and left: it brought
+swapped faces nearer their own person, since each identity's skin was then
+one donor's.) Outside the feathered face mask, the head (hair,
 ears, neck) is one donor's, warped to the same shape, so the image reads as a
 whole portrait: the donor whose photo covers the most of the frame, among
 those the largest face weight (:func:`head_donor`), so a tightly framed
@@ -64,6 +67,7 @@ MUTATE_EDITS = 0.3
 AWAY_WEIGHT = (0.4, 0.9)  # a mutation keeps this share (uniform draw) of the nearest donor's weights
 AWAY_STEP = 0.15  # a mutation pushes the shape up to this much further from the nearest donor's shape
 AWAY_MAX = 0.5
+GHOST_PERCENTILE = 95.0  # disagreement: the share of the face's pixels that may disagree more than the figure
 
 
 @dataclass(frozen=True)
@@ -166,16 +170,26 @@ def mutate(prepared: Prepared, recipe: Recipe, nearest: str | None, rng: np.rand
     return Recipe(tuple(ids), weights, factor, edits, away_from, away)
 
 
-def shape(prepared: Prepared, recipe: Recipe) -> np.ndarray:
-    """The recipe's 68 landmarks in the canonical frame."""
-    stack = np.stack([prepared.shapes[d] for d in recipe.donor_ids])
+def mix(recipe: Recipe, stack: np.ndarray) -> np.ndarray:
+    """Per-donor (k, 68, 2) points blended as the recipe blends shapes: the face weights, each feature's own."""
     out = np.tensordot(recipe.weights["face"], stack, axes=1)
     for part, idx in FEATURES.items():
         out[list(idx)] = np.tensordot(recipe.weights[part], stack[:, list(idx)], axes=1)
+    return out
+
+
+def raw_shape(prepared: Prepared, recipe: Recipe) -> np.ndarray:
+    """The recipe's 68 landmarks in the donors' aligned frame, before :func:`shape` centres them."""
+    out = mix(recipe, np.stack([prepared.shapes[d] for d in recipe.donor_ids]))
     out = prepared.mean + recipe.shape_factor * (out - prepared.mean)
     if recipe.away_from is not None:
         out = out + recipe.away * (out - prepared.shapes[recipe.away_from])
-    out = reshape.reshape(out, recipe.edits)
+    return reshape.reshape(out, recipe.edits)
+
+
+def shape(prepared: Prepared, recipe: Recipe) -> np.ndarray:
+    """The recipe's 68 landmarks in the canonical frame."""
+    out = raw_shape(prepared, recipe)
     return apply(canonical_matrix(out, prepared.size), out)
 
 
@@ -197,15 +211,47 @@ def head_donor(covered: Sequence[np.ndarray], weights: np.ndarray) -> int:
     return max(range(len(shares)), key=lambda i: (shares[i], float(weights[i])))
 
 
-def render(prepared: Prepared, recipe: Recipe) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The recipe's face: RGB uint8 (size, size, 3), its 68 landmarks, and its face mask (uint8, 255 inside)."""
+def _warped(
+    prepared: Prepared, recipe: Recipe, landmarks: np.ndarray | None
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """The shape, and every donor's texture (float32, uncovered parts filled) and coverage warped onto it."""
     size = prepared.size
-    landmarks = shape(prepared, recipe)
+    landmarks = shape(prepared, recipe) if landmarks is None else np.asarray(landmarks, np.float64)
     warp = morph.Warp(warp_points(landmarks, size), size)
     sources = [warp_points(prepared.shapes[d], size) for d in recipe.donor_ids]
     textures = [warp(prepared.images[d], s).astype(np.float32) for d, s in zip(recipe.donor_ids, sources)]
     covered = [warp(prepared.coverage[d], s) for d, s in zip(recipe.donor_ids, sources)]
-    textures = morph.fill_uncovered(textures, covered, recipe.weights["face"])
+    return landmarks, morph.fill_uncovered(textures, covered, recipe.weights["face"]), covered
+
+
+def disagreement(prepared: Prepared, recipe: Recipe, landmarks: np.ndarray | None = None) -> float:
+    """How much the recipe's donors disagree inside the face, in grey levels: per pixel, the weighted mean
+    distance of each donor's low frequencies (its own mean colour removed) from their blend's; of those, the
+    :data:`GHOST_PERCENTILE` th percentile, so a ghost in one part of the face counts. What blending would
+    ghost: a hand on one donor's chin, a head bowed further than the others."""
+    landmarks, textures, _ = _warped(prepared, recipe, landmarks)
+    mask = morph.face_mask(landmarks, prepared.size) > 0.5
+    sigma = DETAIL_SIGMA * inter_ocular(landmarks)
+    lows = []
+    for t in textures:
+        low = cv2.GaussianBlur(t, (0, 0), sigmaX=sigma)[mask]
+        lows.append(low - low.mean(axis=0))
+    weights = recipe.weights["face"]
+    mixed = sum(float(w) * low for w, low in zip(weights, lows))
+    per_pixel = sum(float(w) * np.abs(low - mixed).mean(axis=1) for w, low in zip(weights, lows))
+    return float(np.percentile(per_pixel, GHOST_PERCENTILE))
+
+
+def render(
+    prepared: Prepared, recipe: Recipe, landmarks: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recipe's face: RGB uint8 (size, size, 3), its 68 landmarks, and its face mask (uint8, 255 inside).
+
+    ``landmarks``: the shape to render the donors' textures on (default the recipe's own, :func:`shape`); the
+    expression atlas renders the same recipe on the identity's shape in each expression.
+    """
+    size = prepared.size
+    landmarks, textures, covered = _warped(prepared, recipe, landmarks)
     sigma = DETAIL_SIGMA * inter_ocular(landmarks)
 
     def detail(image: np.ndarray) -> np.ndarray:

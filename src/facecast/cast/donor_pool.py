@@ -74,5 +74,5 @@ def load_donor_faces(donors_dir: Path, faces: pd.DataFrame, donor_ids: list[str]
                 except ClipError as exc:
                     raise InputError(f"donor {donor_id}: {exc} (it was analysed by the faces stage; rerun it)") from exc
             points = np.asarray(landmarks, np.float64).reshape(68, 2)
-            out[donor_id].append(DonorFace(images[image], points, np.asarray(embedding, np.float32)))
+            out[donor_id].append(DonorFace(images[image], points, np.asarray(embedding, np.float32), str(image)))
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facecast.cast.atlas import Entry
 from facecast.cast.synthesis import Identity
 from facecast.models.age_groups import AgeGroups
 from facecast.models.attributes import FaceAudit
@@ -31,6 +32,33 @@ def write_identity(folder: Path, identity_id: str, identity: Identity) -> str:
     points = [[round(float(x), 4), round(float(y), 4)] for x, y in identity.landmarks]
     (own / "landmarks.json").write_text(json.dumps({"identity_id": identity_id, "size_px": size, "landmarks": points}))
     return f"{identity_id}/face.png"
+
+
+def write_atlas(folder: Path, identity_id: str, entries: Sequence[Entry]) -> dict:
+    """Write ``<folder>/<identity_id>/atlas/<key>.png`` for every kept entry and ``atlas.json`` describing every
+    entry (kept or dropped, with its sources and nearest donor); returns the atlas' summary for metrics."""
+    own = folder / identity_id
+    kept = [e for e in entries if e.status == "ok"]
+    if kept:
+        (own / "atlas").mkdir()
+    described = []
+    for e in entries:
+        row = {
+            "key": e.key,
+            "method": e.method,
+            "status": e.status,
+            "reason": e.reason,
+            "sources": e.sources,
+            "nearest_donor": e.nearest_donor,
+            "nearest_donor_distance": round(e.nearest_donor_distance, 4),
+        }
+        if e.status == "ok":
+            _png(own / "atlas" / f"{e.key}.png", e.face)
+            row["image"] = f"atlas/{e.key}.png"
+            row["landmarks"] = [[round(float(x), 4), round(float(y), 4)] for x, y in e.landmarks]
+        described.append(row)
+    (own / "atlas.json").write_text(json.dumps({"identity_id": identity_id, "entries": described}, indent=1))
+    return {"kept": [e.key for e in kept], "dropped": {e.key: e.reason for e in entries if e.status != "ok"}}
 
 
 def declared_categories(

@@ -14,7 +14,9 @@ Order of work (each step in :mod:`facecast.cast.quotas` or
    donor's centroid and from the identities made before it; with
    ``cast.check_attributes`` a candidate measured as another sex or age group
    than its donors declare is refused (:func:`fit.contradiction`); the
-   identity made is audited (age, age group, sex, ITA).
+   identity made is audited (age, age group, sex, ITA). With ``cast.atlas``
+   it is then rendered in every expression its donors were photographed in
+   (:mod:`facecast.cast.atlas`), each entry kept only as far from every donor.
 4. A slot whose synthesis fails is recorded with status ``failed`` and the
    reason, and is not cast. If that leaves the quotas unmet (a cell with a
    positive target and no identity; or, with ``balance_by: identities``, any
@@ -28,8 +30,8 @@ Order of work (each step in :mod:`facecast.cast.quotas` or
    and a track no identity fits is recorded ``no_compatible_identity``;
    :func:`quotas.cast_tracks` balances the rest, the closest presentation
    first (``cast.prefer_same``).
-6. ``out/`` (identities/<id>/face.png, mask.png, landmarks.json,
-   identities.parquet, casting.parquet) is written atomically; the metrics
+6. ``out/`` (identities/<id>/face.png, mask.png, landmarks.json, atlas/,
+   atlas.json, identities.parquet, casting.parquet) is written atomically; the metrics
    hold the share report, the fit report (``fit``), the candidates refused
    for their attributes, and the distance and attempt distributions.
 """
@@ -46,9 +48,9 @@ from scipy.spatial.distance import cdist
 from tqdm import tqdm
 
 from facecast import tables
-from facecast.cast import fit, quotas
+from facecast.cast import atlas, fit, quotas
 from facecast.cast.donor_pool import frontal_faces, load_donor_faces, unusable_donors
-from facecast.cast.identity_files import declared_categories, identity_row, write_identity
+from facecast.cast.identity_files import declared_categories, identity_row, write_atlas, write_identity
 from facecast.cast.synthesis import Identity, SynthesisFailed, synthesise
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.io.donors import read_donors_csv
@@ -85,8 +87,10 @@ def _synthesise_slot(
     avoid: dict,
     made: dict,
     accept: Callable[[np.ndarray, np.ndarray], str | None] | None,
+    atlas_entries: bool = False,
 ) -> tuple[Identity, str | None]:
-    """The slot's identity and None, or the best failed candidate and why it failed."""
+    """The slot's identity and None, or the best failed candidate and why it failed. ``atlas_entries``: its
+    donors will give it an expression atlas, so it is searched ``cast.atlas_margin`` further from them."""
     rng = np.random.default_rng([seed, slot_number])
     k = min(params.donors_per_identity, len(donors))
     try:
@@ -97,7 +101,7 @@ def _synthesise_slot(
             avoid=avoid,
             identities=made,
             size=params.face_size,
-            min_donor_distance=params.min_donor_distance,
+            min_donor_distance=params.min_donor_distance + (params.atlas_margin if atlas_entries else 0.0),
             min_identity_distance=params.min_identity_distance,
             max_attempts=params.max_attempts,
             method=params.method,
@@ -307,6 +311,7 @@ def cast(
     rows: list[dict] = []
     refused: dict[str, int] = {}  # candidates per identity refused for contradicting their declared attributes
     made: dict[str, np.ndarray] = {}
+    atlases: dict[str, dict] = {}  # identity -> its expression atlas' kept and dropped entries
     donors_by_pool: dict[tuple, dict] = {}
     with atomic_dir(out) as tmp:
         folder = tmp / "identities"
@@ -324,7 +329,8 @@ def cast(
             sex = next(iter(sexes)) if len(sexes) == 1 else None
             group = slot_group or _common({donor_groups.get(d) for d in donors})
             accept = _accept(sex, group, groups) if params.check_attributes else None
-            identity, failure = _synthesise_slot(number, donors, params, seed, centroids, made, accept)
+            with_atlas = params.atlas and atlas.has_expressions(donors)
+            identity, failure = _synthesise_slot(number, donors, params, seed, centroids, made, accept, with_atlas)
             refused[identity_id] = sum(a.refused for a in identity.attempts)
             categories = declared_categories(
                 dict(zip(targets.attributes, cell)), identity.donor_ids, identity.weights, donor_categories
@@ -335,6 +341,9 @@ def cast(
                 made[identity_id] = identity.embedding
                 audit = audit_face(identity.face, identity.landmarks.reshape(-1))
                 face_path = write_identity(folder, identity_id, identity)
+                if params.atlas:
+                    entries = atlas.build(donors, identity, params.face_size, centroids, params.min_donor_distance)
+                    atlases[identity_id] = write_atlas(folder, identity_id, entries)
                 rows.append(
                     identity_row(
                         identity_id, params.method, categories, identity, audit, face_path, quotas.OK, None, groups
@@ -399,6 +408,7 @@ def cast(
         "quota_fit": targets.report.to_dict(orient="records"),
         "fit": _fit_report(tracks, presented, casting, identity_looks, cast_ids, targets, ok, excluded),
         "refused_by_attributes": refused,
+        "atlas": _atlas_report(atlases, params.atlas),
         "nearest_donor_distance": _spread(r["nearest_donor_distance"] for r in ok_rows),
         "nearest_identity_distance": _spread(r["nearest_identity_distance"] for r in ok_rows),
         "attempts": _spread(r["attempts"] for r in rows),
@@ -409,6 +419,15 @@ def cast(
     }
     write_json(metrics, check_metrics("cast", result))
     return result
+
+
+def _atlas_report(atlases: dict[str, dict], built: bool) -> dict:
+    """metrics/cast.json ``atlas``: entries per identity, and each dropped entry with its reason."""
+    return {
+        "built": built,
+        "entries": {i: len(a["kept"]) for i, a in atlases.items()},
+        "dropped": {i: a["dropped"] for i, a in atlases.items() if a["dropped"]},
+    }
 
 
 def _common(values: set) -> str | None:

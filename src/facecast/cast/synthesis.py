@@ -4,7 +4,8 @@ Method ``morph`` (in the spirit of k-Same-M: faces are blended on a shape and
 texture model, not as pixels, so nothing ghosts):
 
 1. *Prepare.* Each donor's most frontal, most neutral face
-   (:func:`facecast.geometry.landmarks.frontality`) is similarity-aligned to the
+   (:func:`facecast.geometry.landmarks.frontality`, and the least expression
+   against the donor's median shape when it has three faces or more) is similarity-aligned to the
    donors' own Procrustes mean shape in the canonical frame.
 2. *Candidates.* A :class:`facecast.cast.compose.Recipe` blends ``k`` donors
    with random convex weights, separately for the face and for each feature,
@@ -38,7 +39,8 @@ import numpy as np
 
 from facecast.cast import compose
 from facecast.geometry.canonical import MIN_SIZE
-from facecast.geometry.landmarks import frontality
+from facecast.geometry.landmarks import STABLE, expression, frontality
+from facecast.geometry.transforms import apply, similarity
 
 METHODS = ("morph",)
 RESTART_AFTER = 12  # attempts without a better margin before the search draws a fresh recipe
@@ -55,6 +57,7 @@ class DonorFace:
     image: np.ndarray
     landmarks: np.ndarray
     embedding: np.ndarray
+    name: str = ""  # the image's path in the gallery (<donor>/<file>): its file name names its expression atlas entry
 
 
 @dataclass(frozen=True)
@@ -146,10 +149,27 @@ def reference_faces(donors: Mapping[str, Sequence[DonorFace]]) -> dict[str, tupl
         if not donors[d]:
             problems.append(f"{d}: no face")
         if usable:
-            out[d] = min(usable, key=lambda face: frontality(face[1]))
+            out[d] = min(usable, key=_neutrality([lm for _, lm in usable]))
     if problems:
         raise SynthesisError("donor faces that cannot be used: " + "; ".join(problems))
     return out
+
+
+def _neutrality(shapes: Sequence[np.ndarray]):
+    """The key a donor's reference face is chosen by, among its faces of these landmarks: :func:`frontality` plus,
+    with three faces or more, the RMS of its expression against the donor's median shape (a closed-lip smile or a
+    wink is not neutral), so a donor photographed in many expressions lends the face it wears at rest."""
+    median = None
+    if len(shapes) >= 3:
+        first = np.asarray(shapes[0], np.float64)
+        median = np.median([apply(similarity(s[STABLE], first[STABLE]), s) for s in shapes], axis=0)
+
+    def key(face: tuple[np.ndarray, np.ndarray]) -> float:
+        lm = face[1]
+        away = 0.0 if median is None else float(np.sqrt((expression(lm, median) ** 2).sum(axis=1).mean()))
+        return frontality(lm) + away
+
+    return key
 
 
 def _nearest(embedding: np.ndarray, others: Mapping[str, np.ndarray]) -> tuple[str | None, float | None]:

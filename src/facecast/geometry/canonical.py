@@ -60,14 +60,17 @@ def mean_shape(shapes: Sequence[np.ndarray], size: int, iterations: int = 10) ->
     return mean
 
 
-def align(image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def align(
+    image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: int, on: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Similarity-align a face onto ``template`` (68 points in a ``size`` frame): the warped image and landmarks.
 
-    A face shrunk by more than a third is first downscaled with area
+    ``on``: the indices of the points the similarity is fitted to (default all 68; an expression is aligned on
+    the points expressions barely move, :data:`facecast.geometry.landmarks.STABLE`). A face shrunk by more than a third is first downscaled with area
     averaging, so the fine texture does not alias. Where the frame reaches
     past the photo, its edge pixels are repeated; :func:`coverage` marks them.
     """
-    matrix = similarity(landmarks, template)
+    matrix = _matrix(landmarks, template, on)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     source = np.asarray(image)
     sampling = matrix
@@ -81,7 +84,14 @@ def align(image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: 
     return out, apply(matrix, landmarks)
 
 
-def coverage(image_shape: Sequence[int], landmarks: np.ndarray, template: np.ndarray, size: int) -> np.ndarray:
+def _matrix(landmarks: np.ndarray, template: np.ndarray, on: np.ndarray | None) -> np.ndarray:
+    pts, ref = np.asarray(landmarks, np.float64), np.asarray(template, np.float64)
+    return similarity(pts, ref) if on is None else similarity(pts[on], ref[on])
+
+
+def coverage(
+    image_shape: Sequence[int], landmarks: np.ndarray, template: np.ndarray, size: int, on: np.ndarray | None = None
+) -> np.ndarray:
     """Float32 (size, size) share of each pixel of :func:`align`'s output that lies inside the source image.
 
     1 where the aligned image shows the photo, 0 where it only repeats the
@@ -89,5 +99,5 @@ def coverage(image_shape: Sequence[int], landmarks: np.ndarray, template: np.nda
     source image's shape (height, width, ...).
     """
     inside = np.ones(tuple(image_shape[:2]), np.float32)
-    matrix = similarity(landmarks, template)
+    matrix = _matrix(landmarks, template, on)
     return cv2.warpAffine(inside, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)

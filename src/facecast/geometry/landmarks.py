@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facecast.geometry.transforms import apply, similarity
+
 N_POINTS = 68
 JAW = slice(0, 17)
 LEFT_BROW = slice(17, 22)
@@ -48,6 +50,11 @@ INNER_LIPS_TOP = (61, 62, 63)
 INNER_LIPS_BOTTOM = (67, 66, 65)  # each below the upper point at the same position
 CHIN = 8
 NOSE_TIP = 30
+# Points expressions barely move: jaw ends at the temples, nose bridge and nose, eye corners. Faces are aligned on
+# them when their expressions are compared (swap's pose, cast's expression atlas).
+STABLE = np.array([0, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45])
+# Points an expression moves: the lower jaw (a dropped chin), brows, eyes and lips.
+EXPRESSIVE = np.array([*range(4, 13), *range(17, 27), *range(36, 68)])
 
 
 def indices(part: slice) -> tuple[int, ...]:
@@ -98,3 +105,15 @@ def checked_landmarks(points: np.ndarray, name: str) -> np.ndarray:
     if not np.isfinite(pts).all():
         raise ValueError(f"{name} holds non-finite coordinates")
     return pts
+
+
+def expression(landmarks: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """How far a face's expression is from ``neutral`` (the same person at rest): (len(EXPRESSIVE), 2).
+
+    The face is similarity-aligned onto the neutral shape on its :data:`STABLE` points; the result is the
+    :data:`EXPRESSIVE` points' offsets from the neutral ones, in shares of the neutral's inter-ocular distance,
+    so expressions of faces of any size and position compare.
+    """
+    pts, rest = np.asarray(landmarks, np.float64), np.asarray(neutral, np.float64)
+    aligned = apply(similarity(pts[STABLE], rest[STABLE]), pts)
+    return (aligned - rest)[EXPRESSIVE] / max(inter_ocular(rest), 1e-9)

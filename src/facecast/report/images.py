@@ -119,5 +119,9 @@ class Pictures:
             return None
         return read_rgb(self.swapped_dir / image, f"swapped frame of {clip_id} variant {variant} frame {frame_idx}")
 
+    def identity_made(self, identity_id: str) -> bool:
+        """Whether cast made this identity's face (a synthesis that failed under on_shortfall: relax did not)."""
+        return (self.cast_dir / "identities" / identity_id / "face.png").is_file()
+
     def identity(self, identity_ids: tuple[str, ...], side: int) -> np.ndarray:
         return identity_faces(self.cast_dir, identity_ids, side)

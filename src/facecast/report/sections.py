@@ -107,7 +107,8 @@ def demographics(inp: Inputs, shares: list[ShareRow], pictures: Pictures) -> Mar
     identities = []
     for r in inp.identities.sort_values("identity_id").itertuples(index=False):
         declared, measured = _declared_and_measured(r)
-        face = data_uri(pictures.identity((r.identity_id,), GALLERY_SIDE), GALLERY_SIDE)
+        made = pictures.identity_made(r.identity_id)  # a failed synthesis (on_shortfall: relax) has no face
+        face = data_uri(pictures.identity((r.identity_id,), GALLERY_SIDE), GALLERY_SIDE) if made else None
         identities.append(
             {
                 "identity_id": r.identity_id,

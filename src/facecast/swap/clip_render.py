@@ -7,8 +7,11 @@
   Each track's shape (:class:`facecast.swap.shape.TrackShape`) is fitted to
   its swappable faces.
 * **Pass 1** decodes the clip once to learn, per track, the frame's skin
-  colour in every frame (smoothed over time so the colour does not flicker)
-  and the face's usual appearance (the occlusion model).
+  colour in every frame (smoothed over time so the colour does not flicker),
+  the face's usual appearance (the occlusion model) and its neutral face
+  (the median of its most neutral frames, for expression ratio images); and,
+  per track and cast identity, which atlas entries render each frame
+  (:mod:`facecast.swap.expressions`).
 * **Pass 2** decodes it again and renders each frame for every variant, on
   ``swap.workers`` threads (OpenCV releases the GIL), writing the JPEGs and
   the mp4 preview in frame order. A face whose render fails is obscured with
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,14 +40,18 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from facecast.geometry.landmarks import expression
 from facecast.io.clips import iter_frames
 from facecast.params import SwapParams
 from facecast.reasons import SwapReason
-from facecast.swap import fallback
+from facecast.swap import detail, fallback
 from facecast.swap.colour import lab_stats, skin_mask, smooth_stats
-from facecast.swap.identity import IdentityFace
+from facecast.swap.detail import RestFace
+from facecast.swap.expressions import Choice, choose
+from facecast.swap.identity import IdentityFace, warp_points
 from facecast.swap.occlusion import OcclusionModel
-from facecast.swap.render import RenderError, crop_box, render_face
+from facecast.swap.quality import Quality
+from facecast.swap.render import Look, RenderError, crop_box, render_face
 from facecast.swap.shape import TrackShape
 from facecast.swap.verify import Verifier
 from facecast.tables import Reason, reason_text
@@ -78,8 +86,43 @@ class RenderFace:
 @dataclass
 class RenderTrack:
     shape: TrackShape
+    frames: list[int] = field(default_factory=list)  # the swappable faces' frames, in order
+    expressions: np.ndarray | None = None  # (len(frames), p, 2): geometry.landmarks.expression against the neutral
     stats: dict[int, np.ndarray] = field(default_factory=dict)  # frame_idx -> smoothed Lab skin stats
     occlusion: OcclusionModel | None = None
+    rest: RestFace | None = None  # its neutral face, for expression ratio images
+    rest_frames: set[int] = field(default_factory=set)
+    looks: dict[str, dict[int, Choice]] = field(default_factory=dict)  # identity -> frame_idx -> atlas entries
+
+
+@dataclass
+class Looks:
+    """Per swapped face, what it was rendered from and how it sits in the frame (metrics/swap.json)."""
+
+    from_expression: int = 0  # faces whose heaviest atlas entry is an expression, not the reference face
+    with_detail: int = 0  # faces given the frame's expression detail (expression ratio image)
+    faces: int = 0
+    sharpness: list[float] = field(default_factory=list)
+    seam: list[float] = field(default_factory=list)
+    seam_original: list[float] = field(default_factory=list)
+
+    def add(self, look: Look, quality: Quality | None) -> None:
+        self.faces += 1
+        heaviest = max(look.entries, key=lambda e: e[1])[0]
+        self.from_expression += heaviest.key != "reference"
+        self.with_detail += look.detail > 0
+        if quality is not None:
+            self.sharpness.append(quality.sharpness)
+            self.seam.append(quality.seam)
+            self.seam_original.append(quality.seam_original)
+
+    def merge(self, other: Looks) -> None:
+        self.from_expression += other.from_expression
+        self.with_detail += other.with_detail
+        self.faces += other.faces
+        self.sharpness += other.sharpness
+        self.seam += other.seam
+        self.seam_original += other.seam_original
 
 
 @dataclass
@@ -231,15 +274,23 @@ class ClipSwapper:
         self.by_frame = _faces_by_frame(faces, params, casting)
         self.tracks: dict[int, RenderTrack] = {}
         self.flicker = {v: Flicker() for v in variants}
-        shapes: dict[int, list[np.ndarray]] = {}
-        for frame_faces in self.by_frame.values():
-            for f in frame_faces:
+        self.looks = Looks()
+        self._lock = threading.Lock()
+        shapes: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for n in sorted(self.by_frame):
+            for f in self.by_frame[n]:
                 if f.problem is None and f.landmarks is not None:  # a face without landmarks has a problem
-                    shapes.setdefault(f.track_id, []).append(f.landmarks)
-        for track, landmarks in shapes.items():
-            shape = TrackShape(np.stack(landmarks))
+                    shapes.setdefault(f.track_id, []).append((n, f.landmarks))
+        for track, found in shapes.items():
+            shape = TrackShape(np.stack([lm for _, lm in found]))
             occlusion = OcclusionModel(shape.neutral) if params.occlusion else None
-            self.tracks[track] = RenderTrack(shape, occlusion=occlusion)
+            frames = [n for n, _ in found]
+            expressions = np.stack([expression(lm, shape.neutral) for _, lm in found])
+            rt = RenderTrack(shape, frames, expressions, occlusion=occlusion)
+            if params.expression_detail != "never":
+                rt.rest = RestFace(shape.neutral, warp_points)
+                rt.rest_frames = {frames[i] for i in detail.rest_frames(expressions)}
+            self.tracks[track] = rt
 
     # pass 1 -------------------------------------------------------------------------------------------------
     def learn(self) -> None:
@@ -251,6 +302,8 @@ class ClipSwapper:
                     raw[f.track_id][n] = _skin_stats(frame, f.landmarks)
                     if track.occlusion is not None:
                         track.occlusion.add(frame, f.landmarks)
+                    if track.rest is not None and n in track.rest_frames:
+                        track.rest.add(frame, f.landmarks)
         for track_id, per_frame in raw.items():
             track = self.tracks[track_id]
             idx = sorted(per_frame)
@@ -262,6 +315,26 @@ class ClipSwapper:
                 track.stats = {i: s for i, s in zip(idx, smoothed)}
             if track.occlusion is not None:
                 track.occlusion.fit()
+            if track.rest is not None:
+                track.rest.fit()
+            for (t, _), (identity_id, _) in self.casting.items():
+                if t == track_id and identity_id is not None and identity_id not in track.looks:
+                    track.looks[identity_id] = self._choose(track, self.identities[identity_id])
+
+    def _choose(self, track: RenderTrack, identity: IdentityFace) -> dict[int, Choice]:
+        """Per frame of the track, the identity's atlas entries that render it (swap.atlas)."""
+        atlas = identity.atlas if self.params.atlas else identity.atlas[:1]
+        entries = np.stack([e.expression for e in atlas])
+        assert track.expressions is not None
+        chosen = choose(track.expressions, entries, self.params.atlas_softness, self.params.atlas_smooth_frames)
+        return dict(zip(track.frames, chosen))
+
+    def _look(self, track: RenderTrack, identity: IdentityFace, n: int) -> Look:
+        choice = track.looks[identity.identity_id][n]
+        mode, start = self.params.expression_detail, self.params.detail_from
+        strength = {"never": 0.0, "always": 1.0}.get(mode, float(np.clip(choice.distance / start - 1.0, 0.0, 1.0)))
+        entries = tuple((identity.atlas[i], w) for i, w in choice.entries)
+        return Look(entries, strength, track.rest)
 
     # pass 2 -------------------------------------------------------------------------------------------------
     def _render_variant(self, n: int, frame: np.ndarray, variant: int) -> tuple[np.ndarray | None, list[dict]]:
@@ -284,6 +357,7 @@ class ClipSwapper:
                 assert identity_id is not None and f.landmarks is not None
                 track = self.tracks[f.track_id]
                 identity = self.identities[identity_id]
+                look = self._look(track, identity, n)
                 try:
                     done = render_face(
                         out,
@@ -294,10 +368,13 @@ class ClipSwapper:
                         track.stats.get(n, identity.stats),
                         track.occlusion,
                         self.params,
+                        look,
                     )
                 except (RenderError, cv2.error, np.linalg.LinAlgError) as exc:
                     problem = Reason(SwapReason.RENDER_FAILED, _first_line(exc))
                 else:
+                    with self._lock:
+                        self.looks.add(look, done.quality)
                     row.update(
                         status="swapped",
                         **_reason_columns(None),

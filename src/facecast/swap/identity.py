@@ -1,4 +1,4 @@
-"""A cast identity ready to be rendered: its face image, landmarks, warp points and skin colour."""
+"""A cast identity ready to be rendered: its face image, landmarks, warp points, skin colour and expression atlas."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
+from facecast.geometry.landmarks import expression
 from facecast.geometry.outline import contour, face_outline
 from facecast.swap.colour import lab_stats, skin_mask
 
@@ -57,6 +58,17 @@ def warp_points(landmarks: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Expression:
+    """One entry of an identity's expression atlas, ready to be warped: the reference face is entry 0."""
+
+    key: str
+    image: np.ndarray  # RGB uint8, surroundings filled with its edge colours (extend_skin)
+    points: np.ndarray  # warp_points of its landmarks
+    stats: np.ndarray  # Lab skin statistics (colour.lab_stats)
+    expression: np.ndarray  # geometry.landmarks.expression against the identity's reference landmarks
+
+
+@dataclass(frozen=True)
 class IdentityFace:
     identity_id: str
     image: np.ndarray  # RGB uint8, the canonical face, its surroundings filled with its edge colours (extend_skin)
@@ -64,6 +76,7 @@ class IdentityFace:
     points: np.ndarray  # warp_points(landmarks)
     triangles: np.ndarray  # one triangulation of the points, shared by every frame this identity is rendered in
     stats: np.ndarray  # Lab skin statistics of the image (colour.lab_stats)
+    atlas: tuple[Expression, ...] = ()  # the reference face and every kept entry of atlas.json (cast.atlas)
 
 
 def load_identity(identities_dir: Path, identity_id: str) -> IdentityFace:
@@ -78,9 +91,43 @@ def load_identity(identities_dir: Path, identity_id: str) -> IdentityFace:
     if landmarks.shape != (68, 2):
         raise ValueError(f"identity {identity_id}: landmarks.json holds {landmarks.shape} points, expected (68, 2)")
     points = warp_points(landmarks)
+    stats = _stats(identity_id, "face.png", image, landmarks)
+    face = extend_skin(image, landmarks)
+    atlas = [Expression("reference", face, points, stats, expression(landmarks, landmarks))]
+    atlas += _atlas(folder, identity_id, landmarks)
+    return IdentityFace(identity_id, face, landmarks, points, Delaunay(points).simplices, stats, tuple(atlas))
+
+
+def _stats(identity_id: str, name: str, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     stats = lab_stats(image, skin_mask(landmarks, image.shape[1], image.shape[0], beard_free=True))
     if stats is None:
-        raise ValueError(f"identity {identity_id}: no skin found under its landmarks")
-    return IdentityFace(
-        identity_id, extend_skin(image, landmarks), landmarks, points, Delaunay(points).simplices, stats
-    )
+        raise ValueError(f"identity {identity_id}: no skin found under the landmarks of {name}")
+    return stats
+
+
+def _atlas(folder: Path, identity_id: str, reference: np.ndarray) -> list[Expression]:
+    """The kept entries of ``<folder>/atlas.json`` (none when the identity has no atlas)."""
+    meta = folder / "atlas.json"
+    if not meta.is_file():
+        return []
+    out = []
+    for entry in json.loads(meta.read_text())["entries"]:
+        if entry["status"] != "ok":
+            continue
+        path = folder / entry["image"]
+        read = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        landmarks = np.asarray(entry["landmarks"], np.float64)
+        if read is None or landmarks.shape != (68, 2):
+            raise FileNotFoundError(f"identity {identity_id}: atlas entry {entry['key']} unreadable ({path})")
+        image = cv2.cvtColor(read, cv2.COLOR_BGR2RGB)
+        stats = _stats(identity_id, entry["image"], image, landmarks)
+        out.append(
+            Expression(
+                entry["key"],
+                extend_skin(image, landmarks),
+                warp_points(landmarks),
+                stats,
+                expression(landmarks, reference),
+            )
+        )
+    return out

@@ -30,11 +30,9 @@ from __future__ import annotations
 import numpy as np
 
 from facecast.geometry.canonical import mean_shape
-from facecast.geometry.landmarks import mouth_gap
+from facecast.geometry.landmarks import STABLE, mouth_gap
 from facecast.geometry.transforms import apply, invert, similarity
 
-# Points expressions barely move: jaw ends at the temples, nose bridge and nose, eye corners.
-STABLE = np.array([0, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45])
 CANONICAL_SIZE = 512
 REST_SHARE = (
     0.3  # the neutral shape is the median of this share of the track's frames, those with the most closed mouth

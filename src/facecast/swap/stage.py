@@ -22,7 +22,7 @@ from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.models.recognition import gallery
 from facecast.params import GateDeidParams, Params, SwapParams
-from facecast.swap.clip_render import NO_COMPATIBLE_PREFIX, ClipSwapper, Flicker, RenderJob
+from facecast.swap.clip_render import NO_COMPATIBLE_PREFIX, ClipSwapper, Flicker, Looks, RenderJob
 from facecast.swap.identity import IdentityFace, load_identity
 from facecast.swap.verify import Verifier
 
@@ -133,6 +133,25 @@ def _metrics(rows: pd.DataFrame, faces: pd.DataFrame, flicker: Flicker, n_frames
     }
 
 
+def _median(values: list[float]) -> float | None:
+    return round(float(np.median(values)), 3) if values else None
+
+
+def _rendering(looks: Looks) -> dict:
+    """metrics/swap.json ``rendering``: what the swapped faces were rendered from, their sharpness and seam."""
+    share = (lambda n: round(n / looks.faces, 4)) if looks.faces else (lambda n: None)
+    return {
+        "faces": looks.faces,
+        "from_expression_entries": share(looks.from_expression),
+        "with_expression_detail": share(looks.with_detail),
+        "measured": len(looks.sharpness),
+        "sharpness_ratio_median": _median(looks.sharpness),
+        "sharpness_ratio_p10": round(float(np.percentile(looks.sharpness, 10)), 3) if looks.sharpness else None,
+        "seam_ratio_median": _median(looks.seam),
+        "seam_ratio_original_median": _median(looks.seam_original),
+    }
+
+
 def swap(
     params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: Path, min_distance: float = DEID_DISTANCE
 ) -> dict:
@@ -156,6 +175,7 @@ def swap(
     by_clip = dict(tuple(faces.groupby("clip_id")))
     rows: list[dict] = []
     total = Flicker()
+    looks = Looks()
     with atomic_dir(out) as tmp:
         for job in jobs:
             verifier = None if reference is None else Verifier(reference, job.clip_id, min_distance)
@@ -169,6 +189,7 @@ def swap(
                 verifier,
             )
             rows.extend(swapper.run(tmp, tmp / "previews" if params.preview else None))
+            looks.merge(swapper.looks)
             for f in swapper.flicker.values():
                 total.swapped += f.swapped
                 total.original += f.original
@@ -178,6 +199,7 @@ def swap(
     n_frames = sum(j.n_frames for j in jobs)
     result = _metrics(tables.read_df("swaps", path), faces, total, n_frames, wall)
     result["variants"] = len(variants)
+    result["rendering"] = _rendering(looks)
     write_json(metrics, result)
     return result
 
