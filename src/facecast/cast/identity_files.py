@@ -43,7 +43,7 @@ def write_atlas(folder: Path, identity_id: str, entries: Sequence[Entry]) -> dic
         (own / "atlas").mkdir()
     described = []
     for e in entries:
-        row = {
+        row: dict[str, object] = {
             "key": e.key,
             "method": e.method,
             "status": e.status,

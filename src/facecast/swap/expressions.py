@@ -59,8 +59,8 @@ def choose(frames: np.ndarray, entries: np.ndarray, softness: float, smooth_fram
         w = gaussian_filter1d(w, smooth_frames, axis=0, mode="nearest")
     out = []
     for row, dist in zip(w, nearest):
-        top = np.argsort(-row, kind="stable")[:KEEP]
-        top = [int(i) for i in top if row[i] >= MIN_WEIGHT] or [int(top[0])]
+        order = np.argsort(-row, kind="stable")[:KEEP]
+        top = [int(i) for i in order if row[i] >= MIN_WEIGHT] or [int(order[0])]
         total = float(sum(row[i] for i in top))
         out.append(Choice(tuple((i, float(row[i]) / total) for i in top), float(dist)))
     return out
