@@ -121,20 +121,10 @@ def test_a_ratio_entry_changes_the_identity_only_where_expressions_fold(donors, 
     """Outside the forehead, eyes' surroundings and nose it is the identity's own face on the expression's shape."""
     prepared = compose.prepare(reference_faces(donors), SIZE)
     e = next(e for e in entries if e.key == "expr_06_disgusted")
-    lead = e.sources
-    posed_images, posed_shapes, covered = {}, {}, {}
-    from facecast.geometry.canonical import align, coverage
-    from facecast.geometry.landmarks import STABLE
-
-    for d in identity.donor_ids:
-        face = next(f for f in donors[d] if f.name == lead[d])
-        template = prepared.shapes[d]
-        from facecast.geometry.transforms import apply, similarity
-
-        aligned = apply(similarity(face.landmarks[STABLE], template[STABLE]), face.landmarks)
-        posed_images[d], posed_shapes[d] = align(face.image, face.landmarks, aligned, SIZE, STABLE)
-        covered[d] = coverage(face.image.shape, face.landmarks, aligned, SIZE, STABLE)
-    posed = compose.Prepared(identity.donor_ids, posed_images, posed_shapes, prepared.mean, SIZE, covered)
+    references = reference_faces(donors)
+    faces = atlas.aligned_faces(donors, references, prepared, identity.recipe)
+    chosen = {d: next(a for a in faces[d] if a.face.name == e.sources[d]) for d in identity.donor_ids}
+    posed, _, _ = atlas.pose(chosen, references, prepared, identity.recipe)
     image = atlas.ratio_entry(identity, prepared, posed, identity.recipe, e.landmarks)
     warp = morph.Warp(compose.warp_points(e.landmarks, SIZE), SIZE)
     plain = warp(identity.face, compose.warp_points(identity.landmarks, SIZE))

@@ -45,13 +45,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
-import cv2
 import numpy as np
 
 from facecast.cast import compose, morph
 from facecast.cast.synthesis import DonorFace, Identity, embed, reference_faces
 from facecast.geometry.canonical import align, canonical_matrix, coverage
-from facecast.geometry.filters import expression_ratio, expression_region
+from facecast.geometry.filters import expression_ratio, expression_region, grey
 from facecast.geometry.landmarks import (
     LEFT_BROW,
     LEFT_EYE,
@@ -120,6 +119,43 @@ def _aligned(faces: Sequence[DonorFace], reference: np.ndarray, reference_image:
     return out
 
 
+def aligned_faces(
+    donors: Mapping[str, Sequence[DonorFace]],
+    references: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    prepared: compose.Prepared,
+    recipe: compose.Recipe,
+) -> dict[str, list[_Aligned]]:
+    """Per donor of the recipe, its photographs other than its reference face, aligned onto its prepared shape."""
+    return {d: _aligned(donors[d], prepared.shapes[d], references[d][0]) for d in recipe.donor_ids}
+
+
+def pose(
+    chosen: Mapping[str, _Aligned],
+    references: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    prepared: compose.Prepared,
+    recipe: compose.Recipe,
+) -> tuple[compose.Prepared, np.ndarray, dict[str, str]]:
+    """The donors doing one expression: each donor's chosen photograph aligned into the canonical frame on the
+    points expressions barely move (a donor missing from ``chosen`` lends its reference face), the (donors, 68, 2)
+    landmark offsets of each from its reference, and the gallery image each gave ("" for a reference face)."""
+    size = prepared.size
+    images, shapes, covered, offsets, sources = {}, {}, {}, [], {}
+    for d in recipe.donor_ids:
+        a = chosen.get(d)
+        if a is None:
+            image, points = references[d]
+            template, on, offset, source = prepared.shapes[d], None, np.zeros((68, 2)), ""
+        else:
+            image, points = a.face.image, a.face.landmarks
+            template, on, offset, source = a.landmarks, STABLE, a.offsets, a.face.name
+        images[d], shapes[d] = align(image, points, template, size, on)
+        covered[d] = coverage(image.shape, points, template, size, on)
+        offsets.append(offset)
+        sources[d] = source
+    posed = compose.Prepared(recipe.donor_ids, images, shapes, prepared.mean, size, covered)
+    return posed, np.stack(offsets), sources
+
+
 def has_expressions(donors: Mapping[str, Sequence[DonorFace]]) -> bool:
     """Whether these donors would give an atlas entry: one of them has a photograph beyond MIN_EXPRESSION of its
     reference face."""
@@ -149,7 +185,7 @@ def build(
     raw = compose.raw_shape(prepared, recipe)
     placed = canonical_matrix(raw, size)
     lead = recipe.donor_ids[int(np.argmax(recipe.overall))]
-    faces = {d: _aligned(donors[d], prepared.shapes[d], references[d][0]) for d in recipe.donor_ids}
+    faces = aligned_faces(donors, references, prepared, recipe)
     names = [str(d) for d in avoid]
     centroids = np.stack([np.asarray(avoid[d], np.float64) for d in names]) if names else np.zeros((0, 128))
     entries: list[Entry] = []
@@ -166,21 +202,8 @@ def build(
                 chosen[d] = same[0]
             elif faces[d]:
                 chosen[d] = min(faces[d], key=lambda a: _rms(a.expression - lead_face.expression))
-        images, shapes, covered, offsets, sources = {}, {}, {}, [], {}
-        for d in recipe.donor_ids:
-            a = chosen.get(d)  # None: a donor with a single photograph lends its reference face
-            if a is None:
-                image, points = references[d]
-                template, on, offset, source = prepared.shapes[d], None, np.zeros((68, 2)), ""
-            else:
-                image, points = a.face.image, a.face.landmarks
-                template, on, offset, source = a.landmarks, STABLE, a.offsets, a.face.name
-            images[d], shapes[d] = align(image, points, template, size, on)
-            covered[d] = coverage(image.shape, points, template, size, on)
-            offsets.append(offset)
-            sources[d] = source
-        landmarks = apply(placed, raw + compose.mix(recipe, np.stack(offsets)))
-        posed = compose.Prepared(recipe.donor_ids, images, shapes, prepared.mean, size, covered)
+        posed, offsets, sources = pose(chosen, references, prepared, recipe)
+        landmarks = apply(placed, raw + compose.mix(recipe, offsets))
         image, landmarks, _ = compose.render(posed, recipe, landmarks)
         entry = _checked(lead_face.key, BLEND, image, landmarks, sources, names, centroids, min_donor_distance)
         if entry.status == OK and compose.disagreement(posed, recipe, landmarks) > GHOST_RATIO * at_rest:
@@ -211,10 +234,6 @@ def _checked(
     return Entry(key, method, image, landmarks, sources, nearest, distance, OK if ok else DROPPED, reason)
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(morph.to_uint8(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
 def ratio_entry(
     identity: Identity, prepared: compose.Prepared, posed: compose.Prepared, recipe: compose.Recipe, landmarks
 ) -> np.ndarray:
@@ -230,8 +249,8 @@ def ratio_entry(
         skin = skin * (1.0 - morph.hull_mask(landmarks[part], size, size, grow=RATIO_MARGIN * iod))
     ratio = np.zeros((size, size), np.float32)
     for d, weight in zip(recipe.donor_ids, recipe.weights["face"]):
-        now = _grey(warp(posed.images[d], compose.warp_points(posed.shapes[d], size)))
-        rest = _grey(warp(prepared.images[d], compose.warp_points(prepared.shapes[d], size)))
+        now = grey(morph.to_uint8(warp(posed.images[d], compose.warp_points(posed.shapes[d], size))))
+        rest = grey(morph.to_uint8(warp(prepared.images[d], compose.warp_points(prepared.shapes[d], size))))
         ratio += np.float32(weight) * expression_ratio(now, rest, skin, RATIO_SIGMA * iod, LIGHT_SIGMA * iod)
     gain = 1.0 + skin * (ratio - 1.0)
     out = base * gain[..., None]

@@ -1,4 +1,4 @@
-"""Image filters shared by the stages that compose faces: masked low-pass, and expression ratio images."""
+"""Image filters shared by the stages that compose faces: luminance, masked low-pass, and expression ratio images."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from facecast.geometry.landmarks import LEFT_BROW, NOSE, RIGHT_BROW, eye_centres
 
 RATIO_EPS = 4.0  # grey levels added to both sides of a ratio, so dark pixels do not make it noisy
 RATIO_RANGE = (0.7, 1.15)  # an expression ratio darkens skin by at most this, lightens it less: folds are dark
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """The luminance of an RGB uint8 image, float32."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def masked_lowpass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:

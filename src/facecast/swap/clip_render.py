@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from facecast.geometry.filters import grey
 from facecast.geometry.landmarks import expression
 from facecast.io.clips import iter_frames
 from facecast.params import SwapParams
@@ -48,7 +49,7 @@ from facecast.swap import detail, fallback
 from facecast.swap.colour import lab_stats, skin_mask, smooth_stats
 from facecast.swap.detail import RestFace
 from facecast.swap.expressions import Choice, choose
-from facecast.swap.identity import IdentityFace, warp_points
+from facecast.swap.identity import IdentityFace
 from facecast.swap.occlusion import OcclusionModel
 from facecast.swap.quality import Quality
 from facecast.swap.render import Look, RenderError, crop_box, render_face
@@ -135,8 +136,8 @@ class Flicker:
 
     def add(self, before: np.ndarray, after: np.ndarray, was: np.ndarray, now: np.ndarray, box) -> None:
         x0, y0, x1, y1 = box
-        self.swapped += float(np.abs(_grey(after[y0:y1, x0:x1]) - _grey(before[y0:y1, x0:x1])).mean())
-        self.original += float(np.abs(_grey(now[y0:y1, x0:x1]) - _grey(was[y0:y1, x0:x1])).mean())
+        self.swapped += float(np.abs(grey(after[y0:y1, x0:x1]) - grey(before[y0:y1, x0:x1])).mean())
+        self.original += float(np.abs(grey(now[y0:y1, x0:x1]) - grey(was[y0:y1, x0:x1])).mean())
         self.pairs += 1
 
 
@@ -152,10 +153,6 @@ def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     x, y = (width - nw) // 2, (height - nh) // 2
     out[y : y + nh, x : x + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     return out
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def _problem(row, params: SwapParams, cast: dict[int, str | None], why: str | None = None) -> Reason | None:
@@ -288,7 +285,7 @@ class ClipSwapper:
             expressions = np.stack([expression(lm, shape.neutral) for _, lm in found])
             rt = RenderTrack(shape, frames, expressions, occlusion=occlusion)
             if params.expression_detail != "never":
-                rt.rest = RestFace(shape.neutral, warp_points)
+                rt.rest = RestFace(shape.neutral)
                 rt.rest_frames = {frames[i] for i in detail.rest_frames(expressions)}
             self.tracks[track] = rt
 
@@ -373,9 +370,8 @@ class ClipSwapper:
                 except (RenderError, cv2.error, np.linalg.LinAlgError) as exc:
                     problem = Reason(SwapReason.RENDER_FAILED, _first_line(exc))
                 else:
-                    with self._lock:
-                        self.looks.add(look, done.quality)
                     row.update(
+                        _look=(look, done.quality),  # counted in self.looks once verify has kept it
                         status="swapped",
                         **_reason_columns(None),
                         identity_id=identity_id,
@@ -389,9 +385,13 @@ class ClipSwapper:
             rows.append(row)
         if self.verifier is not None:
             self._verify(n, out, rows)
-        if self.params.fallback == "drop_frame" and any(r["status"] == "obscured" for r in rows):
-            return None, _dropped(rows)
-        return out, rows
+        drop = self.params.fallback == "drop_frame" and any(r["status"] == "obscured" for r in rows)
+        made = [r.pop("_look", None) for r in rows]
+        with self._lock:  # the looks of the faces that are written swapped
+            for r, look in zip(rows, made):
+                if look is not None and r["status"] == "swapped" and not drop:
+                    self.looks.add(*look)
+        return (None, _dropped(rows)) if drop else (out, rows)
 
     def _verify(self, n: int, out: np.ndarray, rows: list[dict]) -> None:
         """Obscure every swapped face of ``out`` still recognisable as its own person, measured on the JPEG the frame

@@ -40,9 +40,11 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
+from facecast.geometry.filters import grey
 from facecast.geometry.warp import Warp
+from facecast.swap.identity import warp_points
 
-SHADING_SIGMA = 0.3  # share of the inter-ocular distance: the expression ratio's light, divided out
+RATIO_LIGHT_SIGMA = 0.3  # share of the inter-ocular distance: the expression ratio's light, divided out
 SHADING_STEP = 4  # px: the shading plane is fitted on every 4th pixel of every 4th row
 SHADING_TERMS = ("level", "across", "down")  # per Lab channel
 RATIO_SIGMA = 0.02  # share of the inter-ocular distance: blur of both faces before their ratio is taken
@@ -75,25 +77,19 @@ def shading(face: np.ndarray, frame_face: np.ndarray, skin: np.ndarray) -> np.nd
     return cv2.convertScaleAbs(rgb, alpha=255.0)
 
 
-def grey(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
 class RestFace:
     """A track's neutral face: the median of its most neutral frames, in the frame of its neutral shape."""
 
-    def __init__(self, neutral: np.ndarray, points_of):
-        """``neutral``: the track's neutral shape (68, 2) in the 512 px canonical frame; ``points_of``: the
-        landmarks -> warp points function the renderer warps with (the same point order)."""
+    def __init__(self, neutral: np.ndarray):
+        """``neutral``: the track's neutral shape (68, 2) in the 512 px canonical frame."""
         self.scale = REST_SIZE / 512.0
-        self.points = points_of(np.asarray(neutral, np.float64) * self.scale)
-        self._points_of = points_of
+        self.points = warp_points(np.asarray(neutral, np.float64) * self.scale)  # the renderer's point order
         self._warp = Warp(self.points, REST_SIZE, REST_SIZE, triangles=Delaunay(self.points).simplices)
         self._faces: list[np.ndarray] = []
         self.texture: np.ndarray | None = None  # float32 grey (REST_SIZE, REST_SIZE) once fitted
 
     def add(self, frame: np.ndarray, landmarks: np.ndarray) -> None:
-        map_x, map_y = self._warp.maps(self._points_of(landmarks))
+        map_x, map_y = self._warp.maps(warp_points(landmarks))
         self._faces.append(cv2.remap(grey(frame), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
 
     def fit(self) -> None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facecast.geometry.filters import grey
+
 INSIDE = 0.95  # alpha from which a pixel is inside the face
 EDGE = (0.2, 0.8)  # alpha between these: the soft edge
 MIN_PIXELS = 50  # fewer pixels in any of the regions: not measured
@@ -31,10 +33,6 @@ class Quality:
     sharpness: float  # Laplacian variance inside the face, swapped / original
     seam: float  # edge gradient / gradient beside the edge, swapped
     seam_original: float  # the same on the original frame
-
-
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def _gradient(grey: np.ndarray) -> np.ndarray:
@@ -57,7 +55,7 @@ def measure(original: np.ndarray, swapped: np.ndarray, alpha: np.ndarray, band_p
     beside = ((core > 0) & ~(cv2.erode(core, element) > 0)) | ((cv2.dilate(touched, element) > 0) & ~(touched > 0))
     if min(int(inside.sum()), int(edge.sum()), int(beside.sum())) < MIN_PIXELS:
         return None
-    before, after = _grey(original), _grey(swapped)
+    before, after = grey(original), grey(swapped)
     lap_before = float(cv2.Laplacian(before, cv2.CV_32F)[inside].var())
     lap_after = float(cv2.Laplacian(after, cv2.CV_32F)[inside].var())
     return Quality(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.geometry.filters import expression_ratio, expression_region
+from facecast.geometry.filters import expression_ratio, expression_region, grey
 from facecast.geometry.landmarks import inter_ocular, mouth_gap
 from facecast.geometry.outline import contour
 from facecast.geometry.warp import Warp
@@ -160,7 +160,7 @@ def _expression_detail(
     skin = cv2.GaussianBlur(skin, (0, 0), sigmaX=max(0.5, 0.05 * iod)) * expression_region(
         local, warp.width, warp.height
     )
-    ratio = expression_ratio(detail.grey(moved), rest, skin, detail.RATIO_SIGMA * iod, detail.SHADING_SIGMA * iod)
+    ratio = expression_ratio(grey(moved), rest, skin, detail.RATIO_SIGMA * iod, detail.RATIO_LIGHT_SIGMA * iod)
     gain = 1.0 + look.detail * skin * (ratio - 1.0)
     return np.clip(face.astype(np.float32) * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
 
