@@ -35,6 +35,7 @@ from facecast.cast.stage import cast
 from facecast.errors import InputError
 from facecast.faces.stage import analyse
 from facecast.gate.audit import UNCHANGED_MAD, region_mad
+from facecast.geometry.filters import grey
 from facecast.geometry.landmarks import inter_ocular, mouth_gap
 from facecast.geometry.outline import contour
 from facecast.ingest.stage import ingest
@@ -45,7 +46,7 @@ from facecast.models.loaders import shape_predictor68
 from facecast.params import CastParams, FacesParams, IngestParams, SampleParams, SwapParams
 from facecast.reasons import SwapReason
 from facecast.sample.stage import build_sample
-from facecast.swap.clip_render import _dropped, _first_line
+from facecast.swap.clip_render import STILL_LEVEL, _dropped, _first_line
 from facecast.swap.masks import KEEP_INSET
 from facecast.swap.stage import swap
 from facecast.tables import Reason
@@ -612,6 +613,29 @@ def test_frame_without_face_is_written_unchanged(built, main):
 
 
 # 10 ------------------------------------------------------------------------------------------------------
+
+
+def test_a_still_face_stays_still(built, main):
+    """Where the original face does not change between two frames (the sample holds each expression), the
+    swapped face does not either: both frames are rendered from the same landmarks, and what the JPEGs show in
+    the face's box changes no more than the original did (plus the JPEG round trip of one frame)."""
+    out, _, swaps = main
+    frames = built.frames["P001_expressions"]
+    rows = clip_rows(swaps, "P001_expressions").set_index("frame_idx")
+    still = []
+    for n in range(1, len(frames)):
+        if not {n - 1, n} <= set(rows.index[rows.status == "swapped"]):
+            continue
+        x0, y0, x1, y1 = (int(v) for v in rows.loc[n, ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]])
+        change = np.abs(grey(frames[n][y0:y1, x0:x1]) - grey(frames[n - 1][y0:y1, x0:x1]))
+        if np.percentile(change, 99) <= STILL_LEVEL:
+            still.append((n, (x0, y0, x1, y1), change.mean()))
+    assert len(still) >= 2, "the sample holds each of its two expressions for several frames"
+    for n, (x0, y0, x1, y1), original in still:
+        np.testing.assert_array_equal(points(rows.loc[n, "landmarks"]), points(rows.loc[n - 1, "landmarks"]))
+        now, before = (grey(read_rgb(out / rows.loc[k, "image"])[y0:y1, x0:x1]) for k in (n, n - 1))
+        jpeg = jpeg_error(read_rgb(out / rows.loc[n, "image"]), SwapParams().jpeg_quality)[y0:y1, x0:x1]
+        assert np.abs(now - before).mean() <= original + jpeg.mean(), n
 
 
 def test_two_runs_are_identical(main, again):

@@ -11,7 +11,14 @@
   the face's usual appearance (the occlusion model) and its neutral face
   (the median of its most neutral frames, for expression ratio images); and,
   per track and cast identity, which atlas entries render each frame
-  (:mod:`facecast.swap.expressions`).
+  (:mod:`facecast.swap.expressions`). A face whose pixels did not change
+  from one frame to the next (a held shot, a duplicated frame: its box's
+  99th-percentile grey change at most :data:`STILL_LEVEL`) is still: each
+  run of still frames is rendered exactly as its last frame (landmarks,
+  atlas entries, colour), so a face that does not move in the footage does
+  not move in the output either. Without this the landmark smoothing's lag
+  settling over a held shot, and the colour and atlas smoothing, made the
+  rendered face creep by a grey level a frame while the original stood still.
 * **Pass 2** decodes it again and renders each frame for every variant, on
   ``swap.workers`` threads (OpenCV releases the GIL), writing the JPEGs and
   the mp4 preview in frame order. A face whose render fails is obscured with
@@ -60,6 +67,9 @@ from facecast.tables import Reason, reason_text
 NO_COMPATIBLE_PREFIX = "no_compatible_identity: "  # swap/stage.py marks casting's no_compatible_identity reasons
 
 LANDMARK_PAD = 0.25  # skin statistics are read in a crop this much larger than the landmarks' extent
+STILL_LEVEL = (
+    1.0  # grey levels: a face whose box changed by at most this (99th percentile) since the last frame is still
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ class RenderTrack:
     rest: RestFace | None = None  # its neutral face, for expression ratio images
     rest_frames: set[int] = field(default_factory=set)
     looks: dict[str, dict[int, Choice]] = field(default_factory=dict)  # identity -> frame_idx -> atlas entries
+    landmarks: dict[int, np.ndarray] = field(default_factory=dict)  # frame_idx -> the frame's landmarks
+    held: dict[int, int] = field(default_factory=dict)  # frame_idx of a still face -> the frame it is rendered as
 
 
 @dataclass
@@ -238,6 +250,37 @@ def _skin_stats(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
     return lab_stats(frame[y0:y1, x0:x1], skin_mask(local, x1 - x0, y1 - y0, beard_free=True))
 
 
+def _still(before: np.ndarray, now: np.ndarray, box: tuple[float, float, float, float]) -> bool:
+    """Whether the face in ``box`` is the same in both frames: its grey change's 99th percentile within
+    :data:`STILL_LEVEL` (a held or duplicated frame; a blink or a twitch changes a few per cent of the box)."""
+    if before.shape != now.shape:
+        return False
+    h, w = now.shape[:2]
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(w, int(math.ceil(box[2]))), min(h, int(math.ceil(box[3])))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return False
+    change = np.abs(grey(now[y0:y1, x0:x1]) - grey(before[y0:y1, x0:x1]))
+    return float(np.percentile(change, 99)) <= STILL_LEVEL
+
+
+def _held(still: list[int], swappable: set[int]) -> dict[int, int]:
+    """frame -> the frame it is rendered as: every frame of a run of still frames (and the frame the run holds,
+    just before it) is rendered as the run's last frame; frames not in a run are absent."""
+    held: dict[int, int] = {}
+    runs: list[list[int]] = []
+    for n in sorted(still):
+        if n - 1 not in swappable:
+            continue
+        if runs and runs[-1][-1] == n - 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n - 1, n])
+    for run in runs:
+        held.update({n: run[-1] for n in run})
+    return held
+
+
 def _frames(job: RenderJob, desc: str) -> Iterator[tuple[int, np.ndarray]]:
     bar = tqdm(total=job.n_frames, desc=desc, unit="frame", disable=None if sys.stderr.isatty() else True, leave=False)
     n = -1
@@ -283,7 +326,7 @@ class ClipSwapper:
             occlusion = OcclusionModel(shape.neutral) if params.occlusion else None
             frames = [n for n, _ in found]
             expressions = np.stack([expression(lm, shape.neutral) for _, lm in found])
-            rt = RenderTrack(shape, frames, expressions, occlusion=occlusion)
+            rt = RenderTrack(shape, frames, expressions, occlusion=occlusion, landmarks=dict(found))
             if params.expression_detail != "never":
                 rt.rest = RestFace(shape.neutral)
                 rt.rest_frames = {frames[i] for i in detail.rest_frames(expressions)}
@@ -292,17 +335,23 @@ class ClipSwapper:
     # pass 1 -------------------------------------------------------------------------------------------------
     def learn(self) -> None:
         raw: dict[int, dict[int, np.ndarray | None]] = {t: {} for t in self.tracks}
+        still: dict[int, list[int]] = {t: [] for t in self.tracks}  # frames whose face equals the previous frame's
+        last: np.ndarray | None = None
         for n, frame in _frames(self.job, f"swap {self.job.clip_id} (learn)"):
             for f in self.by_frame.get(n, []):
                 if f.problem is None and f.landmarks is not None:
                     track = self.tracks[f.track_id]
+                    if last is not None and not self.job.stills and _still(last, frame, f.box):
+                        still[f.track_id].append(n)
                     raw[f.track_id][n] = _skin_stats(frame, f.landmarks)
                     if track.occlusion is not None:
                         track.occlusion.add(frame, f.landmarks)
                     if track.rest is not None and n in track.rest_frames:
                         track.rest.add(frame, f.landmarks)
+            last = frame
         for track_id, per_frame in raw.items():
             track = self.tracks[track_id]
+            track.held = _held(still[track_id], set(track.frames))
             idx = sorted(per_frame)
             stats = np.array([per_frame[i] if per_frame[i] is not None else np.full(6, np.nan) for i in idx])
             if np.isnan(stats).all():  # no skin visible in any frame: keep the identity's own colour
@@ -354,15 +403,16 @@ class ClipSwapper:
                 assert identity_id is not None and f.landmarks is not None
                 track = self.tracks[f.track_id]
                 identity = self.identities[identity_id]
-                look = self._look(track, identity, n)
+                shown = track.held.get(n, n)  # a still face is rendered as the last frame of its still run
+                look = self._look(track, identity, shown)
                 try:
                     done = render_face(
                         out,
                         frame,
-                        f.landmarks,
+                        track.landmarks[shown],
                         track.shape,
                         identity,
-                        track.stats.get(n, identity.stats),
+                        track.stats.get(shown, identity.stats),
                         track.occlusion,
                         self.params,
                         look,
