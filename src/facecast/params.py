@@ -486,6 +486,9 @@ class SwapParams(Section):
         description="how widely entries are blended: an entry's weight is exp(-d^2 / (2 softness^2)) of its "
         "expression's RMS landmark distance d from the frame's (inter-ocular distances)",
     )
+    keep_hair: bool = Field(
+        True, description="hair over the forehead (colour far from the person's skin) kept from the frame in front"
+    )
     atlas_smooth_frames: float = Field(
         2.0, ge=0.0, le=100.0, description="Gaussian sigma (frames) smoothing the entries' weights over a track"
     )

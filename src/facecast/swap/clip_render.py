@@ -114,13 +114,15 @@ class Looks:
 
     from_expression: int = 0  # faces whose heaviest atlas entry is an expression, not the reference face
     with_detail: int = 0  # faces given the frame's expression detail (expression ratio image)
+    with_hair: int = 0  # faces with hair over the forehead kept from the frame
     faces: int = 0
     sharpness: list[float] = field(default_factory=list)
     seam: list[float] = field(default_factory=list)
     seam_original: list[float] = field(default_factory=list)
 
-    def add(self, look: Look, quality: Quality | None) -> None:
+    def add(self, look: Look, quality: Quality | None, hair_share: float = 0.0) -> None:
         self.faces += 1
+        self.with_hair += hair_share > 0
         heaviest = max(look.entries, key=lambda e: e[1])[0]
         self.from_expression += heaviest.key != "reference"
         self.with_detail += look.detail > 0
@@ -132,6 +134,7 @@ class Looks:
     def merge(self, other: Looks) -> None:
         self.from_expression += other.from_expression
         self.with_detail += other.with_detail
+        self.with_hair += other.with_hair
         self.faces += other.faces
         self.sharpness += other.sharpness
         self.seam += other.seam
@@ -421,7 +424,7 @@ class ClipSwapper:
                     problem = Reason(SwapReason.RENDER_FAILED, _first_line(exc))
                 else:
                     row.update(
-                        _look=(look, done.quality),  # counted in self.looks once verify has kept it
+                        _look=(look, done.quality, done.hair_share),  # counted in self.looks once verify has kept it
                         status="swapped",
                         **_reason_columns(None),
                         identity_id=identity_id,

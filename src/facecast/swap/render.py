@@ -11,8 +11,9 @@ expression the frame's wrinkles and folds are carried over as an expression
 ratio image (:mod:`facecast.swap.detail`); the frame's eyeballs and open-mouth interior are moved into the new lids and
 lips by the same warp, driven from the original landmarks; the result is
 blended (:mod:`facecast.swap.blend`) through the face mask
-(:mod:`facecast.swap.masks`); and whatever passes in front of the face
-(:mod:`facecast.swap.occlusion`) is put back from the frame. Everything
+(:mod:`facecast.swap.masks`); and what lies in front of the face, hair over
+the forehead (:mod:`facecast.swap.hair`) and whatever passes in front of it
+(:mod:`facecast.swap.occlusion`), is put back from the frame. Everything
 happens in a crop around the face.
 """
 
@@ -31,6 +32,7 @@ from facecast.params import SwapParams
 from facecast.swap import blend, detail
 from facecast.swap.colour import reinhard, skin_mask
 from facecast.swap.detail import RestFace
+from facecast.swap.hair import forehead_hair
 from facecast.swap.identity import Expression, IdentityFace, warp_points
 from facecast.swap.masks import cover_jaw, face_masks, feather_px, keep_mask
 from facecast.swap.occlusion import OcclusionModel
@@ -51,6 +53,7 @@ class Rendered:
     occluded_share: float  # share of the face mask kept from the frame as occluder
     mouth_kept: bool
     quality: Quality | None = None  # sharpness and seam, measured on the crop (None: too small to measure)
+    hair_share: float = 0.0  # share of the face mask kept from the frame as hair over the forehead
 
 
 def crop_box(outlines: list[np.ndarray], pad: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -137,6 +140,14 @@ def render_face(
     crop = out[y0:y1, x0:x1]
     result = blend.METHODS[params.blend](face, crop, hard, alpha)
 
+    hair = 0.0
+    if params.keep_hair:  # the frame's hair over the forehead stays in front of the new face
+        kept = forehead_hair(frame[y0:y1, x0:x1], original - origin, alpha > 0) * alpha
+        hair = float(kept.sum() / max(float(alpha.sum()), 1e-9))
+        if hair > 0:
+            k = kept[..., None]
+            result = (frame[y0:y1, x0:x1] * k + result * (1.0 - k) + 0.5).astype(np.uint8)
+
     occluded = 0.0
     if occlusion is not None and occlusion.reliable:
         occ = occlusion.mask(frame, original, (x0, y0, x1, y1))
@@ -146,7 +157,7 @@ def render_face(
             result = (frame[y0:y1, x0:x1] * o + result * (1.0 - o) + 0.5).astype(np.uint8)
     quality = measure(frame[y0:y1, x0:x1], result, alpha, feather_px(original, params.feather))
     out[y0:y1, x0:x1] = result
-    return Rendered((x0, y0, x1, y1), driven, occluded, bool(mouth), quality)
+    return Rendered((x0, y0, x1, y1), driven, occluded, bool(mouth), quality, hair)
 
 
 def _expression_detail(

@@ -144,6 +144,7 @@ def _rendering(looks: Looks) -> dict:
         "faces": looks.faces,
         "from_expression_entries": share(looks.from_expression),
         "with_expression_detail": share(looks.with_detail),
+        "with_hair_kept": share(looks.with_hair),
         "measured": len(looks.sharpness),
         "sharpness_ratio_median": _median(looks.sharpness),
         "sharpness_ratio_p10": round(float(np.percentile(looks.sharpness, 10)), 3) if looks.sharpness else None,
