@@ -20,7 +20,7 @@ VIDEOS = REPO.parent / "shared" / "data" / "videos"
 # One identity per sex, each from a single donor (the male cell has only P005). An identity
 # never plays the track of its own donor, so of the five tracks, all of one length, 3/2 is
 # the nearest a 50/50 sex quota can come, and 80/20 is met exactly as 4/1.
-TINY_SAMPLE = {"people": 5, "expressions": 1, "hold_frames": 3, "morph_frames": 1}
+TINY_SAMPLE = {"people": 5, "donor_only": [], "expressions": 1, "hold_frames": 3, "morph_frames": 1}
 TINY_CAST = {
     "identities": 2,
     "donors_per_identity": 1,

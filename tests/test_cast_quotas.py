@@ -180,8 +180,8 @@ def test_largest_remainder_known_cases():
 def test_default_identity_slots(donors):
     params = default_params()
     slots = q.identity_slots(q.joint_targets(q.gallery(donors, params), params), params)
-    assert slots["identity_id"].tolist() == [f"syn{i:03d}" for i in range(1, 7)]
-    assert slots["sex"].tolist() == ["female"] * 3 + ["male"] * 3
+    assert slots["identity_id"].tolist() == [f"syn{i:03d}" for i in range(1, 5)]  # params.yaml: 4 identities
+    assert slots["sex"].tolist() == ["female"] * 2 + ["male"] * 2
 
 
 # --------------------------------------------------------------------------- shortfall
@@ -318,7 +318,7 @@ def test_balance_by_identities_follows_the_identity_counts():
 
 
 def test_subjects_are_never_cast_as_themselves_and_variants_differ(donors):
-    params = default_params(variants_per_track=2)
+    params = default_params(variants_per_track=2, identities=6)
     g = q.gallery(donors, params)
     t = q.joint_targets(g, params)
     slots = q.identity_slots(t, params)

@@ -13,6 +13,7 @@ import html
 import json
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -65,6 +66,7 @@ DROPPED = ("A", 1, 3)
 NO_FACE = ("D", 0, 0)
 SKIPPED = ("A", 0, 1, 1)  # (clip, variant, frame, copy) augment skipped
 CAST_PARAMS = CastParams(
+    balance_by="frames",  # the published images as the gate left them; test_published_balance_* balances them
     quotas={"sex": {"female": 0.5, "male": 0.5}},
     bins={"age_range": {"18-25": "18-34", "25-35": "18-34", "35-45": "35+", "45-55": "35+"}},
 )
@@ -320,13 +322,20 @@ def build_world(root: Path) -> dict:
 NOT_EVALUATED = "4 subject(s) have evaluated frames; evaluate.folds (5) needs at least 5, one held out in each fold"
 
 
-def run(world: dict, out: Path, params: ManifestParams = PARAMS, key: bytes = KEY, utility: dict | None = None) -> dict:
+def run(
+    world: dict,
+    out: Path,
+    params: ManifestParams = PARAMS,
+    key: bytes = KEY,
+    utility: dict | None = None,
+    cast: CastParams = CAST_PARAMS,
+) -> dict:
     """Stage manifest, then stage card on its output (with ``utility`` as metrics/utility.json: by default the
     evaluate stage's record of a dataset it could not evaluate)."""
     recipe = {
         "seed": SEED,
         "input": {"root": "/home/maker/footage", "donors": "/home/maker/donors"},
-        "cast": CAST_PARAMS.model_dump(mode="json"),
+        "cast": cast.model_dump(mode="json"),
         "manifest": params.model_dump(mode="json"),
     }
     metrics = out / "metrics"
@@ -334,7 +343,7 @@ def run(world: dict, out: Path, params: ManifestParams = PARAMS, key: bytes = KE
         params,
         SEED,
         key,
-        CAST_PARAMS,
+        cast,
         out=out / "dataset",
         metrics=metrics / "dataset.json",
         published_ids=out / "published_ids.parquet",
@@ -685,6 +694,68 @@ def test_groups_tie_subjects_through_identities_and_assignment_is_seeded():
     many = [Group((f"P{i:02d}",), (), 5 + i % 7) for i in range(40)]
     greedy = assign(many, {"train": 0.7, "val": 0.15, "test": 0.15}, 3)
     assert greedy.method == "greedy" and max(abs(g) for g in greedy.gaps.values()) < 0.02
+
+
+def test_published_balance_meets_the_quotas_over_what_is_published(world, tmp_path):
+    """cast.balance_by: published, quotas 70 % female / 30 % male: the gate passed about as many men as women, so
+    passing images of men are left out, evenly over their clips, until women are within the tolerance of 70 %."""
+    metrics_dir = tmp_path / "world_metrics"
+    shutil.copytree(world["metrics_dir"], metrics_dir)
+    cast_json = json.loads((metrics_dir / "cast.json").read_text())
+    for c in cast_json["categories"]:
+        c["target"] = 0.7 if c["category"] == "female" else 0.3
+    cast_json["cells"] = [{"cell": "sex=female", "target": 0.7}, {"cell": "sex=male", "target": 0.3}]
+    cast_json["balance_by"] = "published"
+    (metrics_dir / "cast.json").write_text(json.dumps(cast_json))
+    cast = CAST_PARAMS.model_copy(update={"balance_by": "published", "quotas": {"sex": {"female": 0.7, "male": 0.3}}})
+    out = tmp_path / "run"
+    result = run(world | {"metrics_dir": metrics_dir}, out, cast=cast)
+    d = manifests(out / "dataset")
+    sexes = Counter(SEX[i] for ids in d["frames"]["identity_ids"] for i in ids)
+    female = sexes["female"] / (sexes["female"] + sexes["male"])
+    assert 0.7 - 1e-9 <= female <= 0.7 + PARAMS.quota_tolerance + 1e-9
+    left = d["rejects"][d["rejects"]["stage"] == "manifest"]
+    assert len(left) == result["quota"]["left_out_images"] > 0
+    assert all(list(k) == [ManifestReason.QUOTA_BALANCE] for k in left["reason_kinds"])
+    assert all("target 70.0 %" in detail[0] for detail in left["reason_details"])
+    # only men were left out, from every clip where men passed, not from the end of one
+    men = {(c, v) for v, cast_of in CAST.items() for c, ident in cast_of.items() if SEX[ident] == "male"}
+    assert {(c, v) for c, v in zip(left["clip_id"], left["variant"])} <= men
+    assert left.groupby(["clip_id", "variant"]).size().max() < FRAMES * (COPIES + 1)
+    cells = {c["cell"]: c for c in result["quota"]["cells"]}
+    assert cells["sex=male"]["published_appearances"] < cells["sex=male"]["passing_appearances"]
+    assert cells["sex=female"]["published_appearances"] == cells["sex=female"]["passing_appearances"]
+    assert result["quota"]["largest_gap_declared"] <= PARAMS.quota_tolerance + 1e-9
+    card_text = (out / "dataset" / "DATASET_CARD.md").read_text()
+    assert f"{len(left)} were left out" in card_text
+
+
+def test_splits_prefer_the_assignment_whose_every_split_meets_the_quotas():
+    """Six people of equal footage, three played by women and three by men, into three equal splits: on image
+    shares alone any two per split would do; with the quotas each split gets one of each."""
+    people = [Group((f"P{i}",), (f"syn{i}",), 10, ((f"sex={'female' if i < 3 else 'male'}", 10),)) for i in range(6)]
+    targets = {"train": 1 / 3, "val": 1 / 3, "test": 1 / 3}
+    quota = {"sex=female": 0.5, "sex=male": 0.5}
+    for seed in range(5):
+        chosen = assign(people, targets, seed, quota)
+        for split in targets:
+            members = [g for g, s in zip(people, chosen.splits) if s == split]
+            assert sorted(g.categories for g in members) == [(("sex=female", 10),), (("sex=male", 10),)]
+    blind = {assign(people, targets, seed).splits for seed in range(12)}
+    assert any(
+        len({s for g, s in zip(people, splits) if "sex=female" in dict(g.categories)}) < 3 for splits in blind
+    )  # without the quotas some optima put two women in one split
+    # tied through identities: the group of a woman and a man goes whole, and its counts add up
+    found = groups(
+        [("P1", ["a"]), ("P2", ["a", "b"]), ("P3", ["c"])], {"a": ["sex=female"], "b": ["sex=male"], "c": ["sex=male"]}
+    )
+    assert [dict(g.categories) for g in found] == [{"sex=female": 2, "sex=male": 1}, {"sex=male": 1}]
+    # many groups: greedy, then improved move by move
+    many = [
+        Group((f"P{i:02d}",), (), 5 + i % 7, ((f"sex={'female' if i % 2 else 'male'}", 5 + i % 7),)) for i in range(40)
+    ]
+    improved = assign(many, {"train": 0.7, "val": 0.15, "test": 0.15}, 3, quota)
+    assert improved.method == "greedy, improved" and max(abs(g) for g in improved.gaps.values()) < 0.03
 
 
 def test_pseudonyms_and_measured_categories():

@@ -145,7 +145,14 @@ def test_skin_tone_is_parsed_to_a_fitzpatrick_numeral():
 def test_tiny_sample_has_the_right_files(tiny):
     out, summary = tiny
     n_frames = 3 * 3 + 2 * 3
-    assert summary == {"people": 2, "clips": 2, "frames_per_clip": n_frames, "expressions": 3, "donor_images": 38}
+    assert summary == {
+        "people": 2,
+        "donors": 2,
+        "clips": 2,
+        "frames_per_clip": n_frames,
+        "expressions": 3,
+        "donor_images": 38,
+    }
     assert sorted(p.name for p in (out / "clips").iterdir()) == ["P001_expressions.mp4", "P002_expressions.mp4"]
     expected = {"studio_portrait.jpg", "selfie.jpg", "front.jpg", *(expression_file(i) for i in range(16))}
     assert expression_file(15) == "expr_16_determined.jpg"
@@ -159,6 +166,25 @@ def test_tiny_sample_has_the_right_files(tiny):
         {"clip": "P001_expressions", "subject_id": "P001"},
         {"clip": "P002_expressions", "subject_id": "P002"},
     ]
+
+
+def test_donor_only_people_are_in_the_gallery_and_not_in_the_footage(tmp_path):
+    """The embedded default's arrangement: the footage's people and the donors' are different people."""
+    params = SampleParams(people=3, donor_only=["P002"], expressions=1, hold_frames=2, morph_frames=1)
+    summary = build_sample(params, 0, tmp_path)
+    assert summary["clips"] == 2 and summary["donors"] == 1
+    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["P001_expressions.mp4", "P003_expressions.mp4"]
+    assert sorted(p.name for p in (tmp_path / "donors").iterdir() if p.is_dir()) == ["P002"]
+    assert [r["donor_id"] for r in _read_csv(tmp_path / "donors" / "donors.csv")] == ["P002"]
+    subjects = {r["subject_id"] for r in _read_csv(tmp_path / "subjects.csv")}
+    assert subjects == {"P001", "P003"} and not subjects & {"P002"}
+    for bad, message in (
+        (["P004"], "P004 not among the first 3 people"),
+        (["P001", "P001"], "listed twice"),
+        (["P001", "P002", "P003"], "no footage"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            SampleParams(people=3, donor_only=bad)
 
 
 def test_labels_cover_every_decoded_frame_once(tiny):

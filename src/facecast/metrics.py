@@ -50,6 +50,13 @@ class CategoryShare(_Contract):
     achieved: float
 
 
+class CellShare(_Contract):
+    """One joint quota cell (``sex=female, skin_tone=I-III``): its target share."""
+
+    cell: str
+    target: float
+
+
 class Crossed(_Contract):
     tracks: int = Field(ge=0)
     frames: int = Field(ge=0)
@@ -72,6 +79,7 @@ class CastMetrics(_Contract):
 
     balance_by: str
     categories: list[CategoryShare]
+    cells: list[CellShare] = Field(default_factory=list)  # the joint cells; empty in files written before them
     fit: CastFit
     refused_by_attributes: dict[str, int]  # candidates per identity refused for contradicting their declaration
 

@@ -38,12 +38,31 @@ class SampleParams(Section):
     """The embedded default built from the ``openpeople`` package."""
 
     people: int = Field(10, ge=1, le=10, description="how many openpeople subjects, in id order")
+    donor_only: list[str] = Field(
+        default_factory=list,
+        description="of those people, the ones written only as donors (no clip): the footage is of the others, so "
+        "no identity resembles a person of the footage; empty: every person is both filmed and a donor",
+    )
     expressions: int = Field(16, ge=1, le=16, description="how many of the 16 sheet expressions, in sheet order")
     hold_frames: int = Field(10, ge=1, le=250, description="frames each expression is held")
     morph_frames: int = Field(8, ge=1, le=250, description="frames of landmark-guided morph between expressions")
     fps: float = Field(25.0, gt=0, le=240)
     frame_width: int = Field(480, ge=64, le=4096)
     frame_height: int = Field(360, ge=64, le=4096)
+
+    @model_validator(mode="after")
+    def _donors_among_people(self) -> SampleParams:
+        known = [f"P{n:03d}" for n in range(1, self.people + 1)]
+        unknown = [d for d in self.donor_only if d not in known]
+        if unknown:
+            raise ValueError(
+                f"donor_only: {', '.join(unknown)} not among the first {self.people} people ({known[0]}..)"
+            )
+        if len(set(self.donor_only)) != len(self.donor_only):
+            raise ValueError("donor_only: a person is listed twice")
+        if len(self.donor_only) >= self.people:
+            raise ValueError("donor_only: every person would be a donor only, and the sample would have no footage")
+        return self
 
 
 class InputParams(Section):
@@ -272,8 +291,11 @@ class CastParams(Section):
         description="explicit joint quotas overriding the fit of the marginals: a list of "
         "{<attribute>: <category> for every quota attribute, share: <share>}; cells not listed get 0",
     )
-    balance_by: Literal["frames", "identities"] = Field(
-        "frames", description="shares counted over output frames, or over identities"
+    balance_by: Literal["published", "frames", "identities"] = Field(
+        "published",
+        description="published: shares met over the published images (cast plans them over frames, manifest "
+        "leaves out passing images of the cells the gate favoured); frames: over the planned output frames; "
+        "identities: over the identities",
     )
     on_shortfall: Literal["error", "relax"] = Field(
         "error",
@@ -673,6 +695,13 @@ class ManifestParams(Section):
         le=1.0,
         description="largest gap between a split's achieved and target share of images that the dataset card "
         "and metrics still call met; a larger gap is reported as groups of people too few or too coarse",
+    )
+    quota_tolerance: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="with cast.balance_by: published, passing images are left out until no quota cell's published "
+        "share is more than this above its target",
     )
     clip_ids: Literal["pseudonym", "original"] = Field(
         "pseudonym",

@@ -51,3 +51,4 @@ class AugmentReason(StrEnum):
 class ManifestReason(StrEnum):
     GATE = "gate"  # gate rejected the frame without giving a reason
     SKIPPED = "skipped"  # augment skipped the copy without giving a reason
+    QUOTA_BALANCE = "quota_balance"  # passed, left out so the published shares meet the quotas (balance_by: published)

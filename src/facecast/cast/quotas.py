@@ -352,7 +352,7 @@ def identity_slots(targets: Targets, params: CastParams) -> pd.DataFrame:
     With ``balance_by: frames`` every cell with a positive share gets at least
     one identity when there are enough, since it needs one to receive frames.
     """
-    counts = largest_remainder(targets.shares, params.identities, at_least_one=params.balance_by == "frames")
+    counts = largest_remainder(targets.shares, params.identities, at_least_one=params.balance_by != "identities")
     width = max(3, len(str(params.identities)))
     cells = [cell for cell, n in zip(targets.cells, counts) for _ in range(n)]
     rows = [
@@ -531,7 +531,7 @@ def cast_tracks(
         raise ValueError(f"identities {', '.join(strangers)} belong to no quota cell of the targets")
     id_cell = np.array([cell_index[c] for c in id_cells], dtype=int)
     m = len(targets.cells)
-    if balance_by == "frames":
+    if balance_by in ("frames", "published"):  # published: planned over frames, then balanced by manifest
         share = np.asarray(targets.shares, float)
     else:
         share = np.bincount(id_cell, minlength=m) / len(id_cell)
@@ -614,8 +614,10 @@ def share_report(casting: pd.DataFrame, identities: pd.DataFrame, targets: Targe
     ``shares`` repeats the per-category target and achieved share as
     ``{attribute: {category: {target, achieved}}}`` for ``dvc metrics diff``.
 
-    ``achieved`` is the share of output frames (``balance_by: frames``) or of
-    identities; both are given as ``frame_share`` and ``identity_share``. The
+    ``achieved`` is the share of output frames (``balance_by: frames``, and
+    ``published``, whose plan is over frames: manifest balances what is
+    published) or of identities; both are given as ``frame_share`` and
+    ``identity_share``. The
     target is the quota as asked, so a relaxed shortfall shows as a gap.
     """
     done = casting[casting["status"] == OK].merge(identities, on="identity_id", how="left")
@@ -625,7 +627,7 @@ def share_report(casting: pd.DataFrame, identities: pd.DataFrame, targets: Targe
     def row(select, target: float, **names: str) -> dict:
         frame_share = float(done.loc[select(done), "frames"].sum()) / total if total else 0.0
         identity_share = float(select(identities).mean()) if len(identities) else 0.0
-        achieved = frame_share if balance_by == "frames" else identity_share
+        achieved = identity_share if balance_by == "identities" else frame_share
         return {
             **names,
             "target": float(target),

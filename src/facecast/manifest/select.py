@@ -26,6 +26,11 @@ CANDIDATE = ["clip_id", "variant", "copy", "frame_idx"]
 RERUN = "run augment again"
 
 
+def reject_order(r: dict) -> tuple:
+    """The order of ``dataset_rejects`` rows: clip, variant, frame, then the frame's own row before its copies'."""
+    return (r["clip_id"], r["variant"], r["frame_idx"], -1 if r["copy"] is None else r["copy"])
+
+
 def _name(key: tuple) -> str:
     clip_id, variant, frame_idx = key[0], key[1], key[-1]
     copy = f" copy {key[2]}" if len(key) == 4 else ""
@@ -192,7 +197,7 @@ def select(verdicts: pd.DataFrame, augment: pd.DataFrame) -> tuple[pd.DataFrame,
                 **_reason_columns([_augment_reason(r)]),
             }
         )
-    rejects.sort(key=lambda r: (r["clip_id"], r["variant"], r["frame_idx"], -1 if r["copy"] is None else r["copy"]))
+    rejects.sort(key=reject_order)
     figures = verdicts[[*FRAME, "identity_ids", "deid_distance_min", "identity_distance_max", "landmark_error_max"]]
     published = augment[augment["status"] == "ok"].merge(figures, on=FRAME, how="left", validate="many_to_one")
     return published.sort_values(CANDIDATE, kind="stable").reset_index(drop=True), rejects

@@ -22,10 +22,11 @@ from tqdm import tqdm
 from facecast import tables
 from facecast.errors import InputError
 from facecast.io.atomic import atomic_dir, write_json
+from facecast.manifest.balance import balance, cell_of, parse_cell, quota_targets
 from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
 from facecast.manifest.secret import load_key
-from facecast.manifest.select import FRAME, frame_verdicts, select
+from facecast.manifest.select import FRAME, frame_verdicts, reject_order, select
 from facecast.manifest.splits import assign, groups
 from facecast.manifest.summary import summarise
 from facecast.metrics import CastMetrics, check
@@ -270,8 +271,21 @@ def manifest(
             f"gates.parquet names identities identities.parquet lacks: {', '.join(unknown[:5])}; run cast, swap and gate again"
         )
 
-    found = groups(list(zip(published["subject_key"], published["identity_ids"])))
-    chosen = assign(found, params.splits, seed)
+    balanced = None
+    if cast_params.balance_by == "published":
+        targets = quota_targets(cast_metrics)
+        cells = {label: parse_cell(label) for label in targets}
+        identity_cells = {i: cell_of(info["declared"], cells) for i, info in ids.items()}
+        published, left_out, balanced = balance(published, identity_cells, targets, params.quota_tolerance)
+        rejects = sorted(rejects + left_out, key=reject_order)
+
+    quota = {f"{c['attribute']}={c['category']}": float(c["target"]) for c in cast_metrics["categories"]}
+    quota_attributes = {c["attribute"] for c in cast_metrics["categories"]}
+    categories = {
+        i: [f"{a}={c}" for a, c in info["declared"].items() if a in quota_attributes] for i, info in ids.items()
+    }
+    found = groups(list(zip(published["subject_key"], published["identity_ids"])), categories)
+    chosen = assign(found, params.splits, seed, quota)
     split_of = {s: split for g, split in zip(found, chosen.splits) for s in g.subjects}
 
     with atomic_dir(out / "images") as images, atomic_dir(out / "manifest") as manifests:
@@ -297,6 +311,7 @@ def manifest(
             variants=variants,
             params=params,
             cast_metrics=cast_metrics,
+            balanced=balanced,
         )
     tables.write("published_ids", _published_ids(subject_of, clip_of), published_ids)
     write_json(metrics, check("dataset", result))

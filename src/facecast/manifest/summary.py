@@ -15,6 +15,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from facecast.manifest.balance import Balance
 from facecast.manifest.splits import Assignment, Group
 from facecast.metrics import WHOLE_DATASET
 from facecast.params import ManifestParams
@@ -115,7 +116,78 @@ def _quantiles(values) -> dict | None:
     }
 
 
-def _splits(dataset: pd.DataFrame, groups: list[Group], assignment: Assignment, params: ManifestParams) -> dict:
+def _quota(
+    demographics: list[dict],
+    balanced: Balance | None,
+    casting: pd.DataFrame,
+    cast_metrics: dict,
+    params: ManifestParams,
+) -> dict:
+    """Target vs published per declared category, the largest gap that remains, and its causes."""
+    rows = [r for r in demographics if r["target"] is not None]
+    gaps = [abs(r["published_declared"] - r["target"]) for r in rows if r["published_declared"] is not None]
+    measured = [abs(r["published_measured"] - r["target"]) for r in rows if r["published_measured"] is not None]
+    largest = round(max(gaps, default=0.0), 4)
+    causes = []
+    if balanced is not None and balanced.unreached:
+        causes.append(
+            f"no published image of {', '.join(balanced.unreached)}: every frame of it was rejected, or none was cast "
+            "(gallery shortfall or compatibility rules)"
+        )
+    planned = max((abs(c["achieved"] - c["target"]) for c in cast_metrics["categories"]), default=0.0)
+    if planned > params.quota_tolerance:
+        causes.append(
+            f"the cast plan itself is {planned:.3f} off its targets (metrics/cast.json): the gallery has too few "
+            "donors of a cell, or the tracks cannot be divided more finely"
+        )
+    blocked = int(casting["status"].isin(["no_compatible_identity", "uncastable"]).sum())
+    if blocked:
+        causes.append(
+            f"{blocked} track variant(s) had no identity they may be played by (cast.match, a look-alike, their "
+            "own donor): obscured, not counted"
+        )
+    if balanced is None and cast_metrics["balance_by"] != "published":
+        causes.append(f"cast.balance_by is {cast_metrics['balance_by']}: gate rejects are not rebalanced")
+    return {
+        "balance_by": "published" if balanced is not None else cast_metrics["balance_by"],
+        "tolerance": params.quota_tolerance,
+        "largest_gap_declared": largest,
+        "largest_gap_measured": round(max(measured, default=0.0), 4) if measured else None,
+        "left_out_images": balanced.dropped if balanced is not None else 0,
+        "cells": [
+            {
+                "cell": c,
+                "target": t,
+                "passing_appearances": balanced.before.get(c, 0),
+                "published_appearances": balanced.after.get(c, 0),
+            }
+            for c, t in balanced.targets.items()
+        ]
+        if balanced is not None
+        else [],
+        "causes": causes if largest > params.quota_tolerance else [],
+    }
+
+
+def _quota_gap(images: pd.DataFrame, quotas: list[dict]) -> float | None:
+    """The largest |published declared share - target| over the quota categories, in these images; None without
+    quotas or images."""
+    if not quotas or not len(images):
+        return None
+    gaps = []
+    for attribute in {q["attribute"] for q in quotas}:
+        found = Counter(dict(m).get(attribute) for maps in images["declared"] for m in maps)
+        found.pop(None, None)
+        total = sum(found.values())
+        for q in quotas:
+            if q["attribute"] == attribute:
+                gaps.append(abs((found.get(q["category"], 0) / total if total else 0.0) - q["target"]))
+    return round(max(gaps), 4)
+
+
+def _splits(
+    dataset: pd.DataFrame, groups: list[Group], assignment: Assignment, params: ManifestParams, quotas: list[dict]
+) -> dict:
     per_split = {}
     subject = [s if isinstance(s, str) else f"clip:{c}" for s, c in zip(dataset["subject"], dataset["clip_id"])]
     keyed = dataset.assign(subject_key=subject)
@@ -130,8 +202,10 @@ def _splits(dataset: pd.DataFrame, groups: list[Group], assignment: Assignment, 
             "subjects": int(d["subject_key"].nunique()),
             "identities": len({i for ids in d["identity_ids"] for i in ids}),
             "groups": sum(1 for s in assignment.splits if s == name),
+            "quota_gap": _quota_gap(d, quotas),
         }
     empty = [n for n, t in params.splits.items() if t > 0 and per_split[n]["images"] == 0]
+    off = [n for n, d in per_split.items() if d["quota_gap"] is not None and d["quota_gap"] > params.share_tolerance]
     largest = max((abs(g) for g in assignment.gaps.values()), default=0.0)
     met = bool(len(dataset)) and not empty and largest <= params.share_tolerance
     return {
@@ -142,6 +216,8 @@ def _splits(dataset: pd.DataFrame, groups: list[Group], assignment: Assignment, 
         "largest_gap": round(largest, 4),
         "met": met,
         "empty": empty,
+        "quota_met": bool(len(dataset)) and not off and not empty,
+        "quota_off": off,
         "largest_group_share": round(max((g.images for g in groups), default=0) / len(dataset), 4)
         if len(dataset)
         else None,
@@ -164,10 +240,12 @@ def summarise(
     variants: list[int],
     params: ManifestParams,
     cast_metrics: dict,
+    balanced: Balance | None = None,
 ) -> dict:
     splits = list(params.splits)
     attributes = sorted({a for info in ids.values() for a in info["declared"]})
     categories = _categories(dataset, attributes, splits)
+    demographics = _demographics(categories, cast_metrics)
     reasons = Counter(str(kind) for r in rejects for kind in r["reason_kinds"])
     no_subject = sorted(clips.loc[clips["subject_id"].isna() & (clips["status"] == "ok"), "clip_id"])
     return {
@@ -195,10 +273,11 @@ def summarise(
             "by_stage": dict(sorted(Counter(r["stage"] for r in rejects).items())),
             "by_reason": dict(sorted(reasons.items())),
         },
-        "splits": _splits(dataset, groups, assignment, params),
+        "splits": _splits(dataset, groups, assignment, params, cast_metrics["categories"]),
         "labels": _labels(dataset, frames, splits),
         "categories": categories,
-        "demographics": _demographics(categories, cast_metrics),
+        "demographics": demographics,
+        "quota": _quota(demographics, balanced, casting, cast_metrics, params),
         "published_gate": {
             "deid_distance_min": _quantiles(dataset["deid_distance_min"]),
             "identity_distance_max": _quantiles(dataset["identity_distance_max"]),

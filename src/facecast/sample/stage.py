@@ -7,6 +7,7 @@
       labels.csv                          clip, start_frame, end_frame, label (0-based, end inclusive)
       subjects.csv                        clip, subject_id
       donors/<person_id>/*.jpg            studio portrait, selfie, front view, 16 expression cells
+                                          (only the sample.donor_only people when that list is set)
       donors/donors.csv                   donor_id, person_id, sex, age_range, ethnicity, skin_tone, source, licence
 """
 
@@ -62,7 +63,9 @@ def build_sample(params: SampleParams, seed: int, out: Path) -> dict:
     """Write the sample into the (empty) folder ``out``; returns a summary.
 
     Nothing here is random: the clips, labels and donor images follow from
-    ``params`` and the openpeople package alone. ``seed`` is accepted because
+    ``params`` and the openpeople package alone. Each person is filmed (a clip)
+    and a donor, or, when listed in ``params.donor_only``, a donor only: then
+    the footage's people and the gallery's are different people. ``seed`` is accepted because
     every stage receives it.
     """
     out = Path(out)
@@ -72,19 +75,24 @@ def build_sample(params: SampleParams, seed: int, out: Path) -> dict:
     clips_dir.mkdir(parents=True, exist_ok=True)
     donors_dir.mkdir(parents=True, exist_ok=True)
 
+    only = set(params.donor_only)
+    donors = [p for p in people if p.person_id in only] if only else people
     labels, subject_rows, donor_images, n_frames = [], [], 0, 0
     for subject in tqdm(people, desc="sample", unit="person", disable=None):
-        donor_images += write_donor(subject, donors_dir / subject.person_id)
-        n_frames = build_clip(subject, segments, params, clips_dir)
-        clip = clip_id(subject.person_id)
-        labels += label_rows(clip, segments)
-        subject_rows.append({"clip": clip, "subject_id": subject.person_id})
+        if not only or subject.person_id in only:
+            donor_images += write_donor(subject, donors_dir / subject.person_id)
+        if subject.person_id not in only:
+            n_frames = build_clip(subject, segments, params, clips_dir)
+            clip = clip_id(subject.person_id)
+            labels += label_rows(clip, segments)
+            subject_rows.append({"clip": clip, "subject_id": subject.person_id})
 
     pd.DataFrame(labels, columns=["clip", "start_frame", "end_frame", "label"]).to_csv(out / "labels.csv", index=False)
     pd.DataFrame(subject_rows, columns=["clip", "subject_id"]).to_csv(out / "subjects.csv", index=False)
-    write_donors_csv(people, donors_dir / "donors.csv")
+    write_donors_csv(donors, donors_dir / "donors.csv")
     return {
         "people": len(people),
+        "donors": len(donors),
         "clips": len(subject_rows),
         "frames_per_clip": n_frames,
         "expressions": params.expressions,
