@@ -262,6 +262,15 @@ def tree(tmp_path_factory) -> Path:
     ]
     cast = {"categories": categories, "balance_by": "frames", "fit": CAST_FIT, "refused_by_attributes": {}}
     (root / "metrics" / "cast.json").write_text(json.dumps(cast))
+    quota = {
+        "balance_by": "published",
+        "tolerance": 0.01,
+        "left_out_images": 3,
+        "largest_gap_declared": 0.004,
+        "largest_gap_measured": 0.12,
+        "causes": [],
+    }
+    (root / "metrics" / "dataset.json").write_text(json.dumps({"quota": quota}))
     quant = {"mean": 0.8, "median": 0.8, "p5": 0.7, "p95": 0.9, "n": 22}
     (root / "metrics" / "gates.json").write_text(
         json.dumps(
@@ -478,6 +487,8 @@ def test_plots_expression_table_and_shares_are_drawn(written, tree):
         and "+22.2 pp" in demographics
         and demographics.count("class='identity'") == len(IDENTITIES)
     )
+    # metrics/dataset.json's quota, as manifest wrote it
+    assert "3 image(s) the gate passed were left out" in demographics and "by measured category 12.0 %" in demographics
 
 
 def test_usefulness_shows_the_regimes_the_labels_and_the_frames_the_recast_changed(written, tree):

@@ -189,6 +189,7 @@ def test_exp_run_with_a_quota_change_moves_the_published_shares(tiny_project, tm
     # dvc metrics diff shows the gap closing (its lists are skipped; the quota's figures are not)
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], root).stdout)["metrics/dataset.json"]
     assert "quota.left_out_images" in diff
+    assert diff["quota.shares.sex.female.published_declared"]["new"] == sex["female"]["published_declared"]
 
 
 def test_regenerate_script_rejects_an_unknown_base(repo, tmp_path):

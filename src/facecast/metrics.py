@@ -132,6 +132,13 @@ class DatasetMetrics(_Contract):
     identities: dict[str, int]
     identity_images: dict[str, int]  # published images each identity appears in
     tracks_uncastable: int = Field(ge=0)
+    quota: dict[str, Any] = Field(default_factory=dict)  # target vs published, the gap and its causes
+
+
+class DatasetQuota(_Contract):
+    """What the report reads of ``metrics/dataset.json``: the quotas over what was published."""
+
+    quota: dict[str, Any]
 
 
 # the training regimes of metrics/utility.json (train -> test), as the card and the report name them

@@ -148,8 +148,16 @@ def _quota(
         )
     if balanced is None and cast_metrics["balance_by"] != "published":
         causes.append(f"cast.balance_by is {cast_metrics['balance_by']}: gate rejects are not rebalanced")
+    shares: dict[str, dict[str, dict]] = {}  # the same figures as a mapping: `dvc metrics diff` skips lists
+    for r in rows:
+        shares.setdefault(r["attribute"], {})[r["category"]] = {
+            "target": r["target"],
+            "published_declared": r["published_declared"],
+            "published_measured": r["published_measured"],
+        }
     return {
         "balance_by": "published" if balanced is not None else cast_metrics["balance_by"],
+        "shares": shares,
         "tolerance": params.quota_tolerance,
         "largest_gap_declared": largest,
         "largest_gap_measured": round(max(measured, default=0.0), 4) if measured else None,

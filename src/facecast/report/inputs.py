@@ -14,7 +14,7 @@ import pandas as pd
 
 from facecast import tables
 from facecast.errors import InputError
-from facecast.metrics import CastMetrics, GateMetrics, UtilityMetrics
+from facecast.metrics import CastMetrics, DatasetQuota, GateMetrics, UtilityMetrics
 from facecast.metrics import read as read_metrics
 
 DISTANCE_COLUMNS = ("original_vs_original", "original_vs_cast", "swapped_vs_original", "swapped_vs_cast")
@@ -30,6 +30,7 @@ class Inputs:
     gate_clips: pd.DataFrame
     sources: pd.DataFrame  # clips.parquet: where each original clip is
     cast_metrics: dict
+    quota: dict  # metrics/dataset.json's quota: target vs published, the images left out, the gap and its causes
     gate_metrics: dict
     distances: pd.DataFrame  # plots/distances.csv
     landmark_scores: dict[str, pd.DataFrame]  # plots/landmark_score/<clip>__v<variant>.csv, by file stem
@@ -97,6 +98,7 @@ def load(dataset: Path, interim: Path, metrics: Path, plots: Path) -> Inputs:
         gate_clips=tables.read_df("gate_clips", interim),
         sources=tables.read_df("clips", interim),
         cast_metrics=cast_metrics,
+        quota=read_metrics(DatasetQuota, metrics / "dataset.json", "manifest").quota,
         gate_metrics=read_metrics(GateMetrics, metrics / "gates.json", "gate").model_dump(),
         distances=read_plot_csv(plots / "distances.csv", ("share", *DISTANCE_COLUMNS)),
         landmark_scores={p.stem: read_plot_csv(p, ("share", "landmark_score")) for p in sorted(folder.glob("*.csv"))},

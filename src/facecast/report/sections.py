@@ -121,7 +121,13 @@ def demographics(inp: Inputs, shares: list[ShareRow], pictures: Pictures) -> Mar
             }
         )
     return render(
-        "demographics.html.j2", by=by, chart=chart, shares=shares, identities=identities, fit=inp.cast_metrics["fit"]
+        "demographics.html.j2",
+        by=by,
+        chart=chart,
+        shares=shares,
+        identities=identities,
+        fit=inp.cast_metrics["fit"],
+        quota=inp.quota,
     )
 
 
