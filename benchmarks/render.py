@@ -6,7 +6,8 @@ Runs the real ``swap`` stage function twice on the embedded default as
 * **current**: the renderer before issue 15, i.e. the identity's reference
   face only (``swap.atlas: false``), no expression detail from the frame
   (``expression_detail: never``) and the skin's mean and spread only
-  (``light: statistics``);
+  (``light: statistics``), the new face painted over any hair on the forehead
+  (``keep_hair: false``);
 * **new**: the ``swap`` section of params.yaml as it is.
 
 Both on the same identities (their atlases are used only by ``new``). Then
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INTERIM = ROOT / "data" / "interim"
 CAST = ROOT / "data" / "cast"
 LINKED = ("frames", "faces", "tracks", "donor_tracks")  # stage tables swap and gate read, linked as they are
-CURRENT = {"atlas": False, "expression_detail": "never", "light": "statistics"}
+CURRENT = {"atlas": False, "expression_detail": "never", "light": "statistics", "keep_hair": False}
 
 
 def interim_for(folder: Path, clips: int | None) -> Path:
@@ -93,6 +94,7 @@ def rows(results: dict[str, dict]) -> list[tuple[str, ...]]:
         ("  the same on the original frames", *both(lambda r: r["swap"]["rendering"]["seam_ratio_original_median"])),
         ("faces from an expression entry", *both(lambda r: r["swap"]["rendering"]["from_expression_entries"])),
         ("faces with the frame's expression detail", *both(lambda r: r["swap"]["rendering"]["with_expression_detail"])),
+        ("faces with hair kept in front", *both(lambda r: r["swap"]["rendering"].get("with_hair_kept"))),
         ("flicker, swapped (original)", *both(lambda r: _flicker(r["swap"]))),
         ("swap frames per second", *both(lambda r: r["swap"]["frames"]["written"] / r["seconds"])),
     ]

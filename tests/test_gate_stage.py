@@ -208,6 +208,32 @@ def test_an_extra_unswapped_face_rejects_its_frame(tampered):
     assert metrics["leaks_in_passed_frames"] == 0
 
 
+def test_the_gate_keeps_swaps_measure_of_the_same_bytes_and_measures_changed_ones_again(built, clean):
+    """swap.verify measured every swapped face on the JPEG it wrote (swaps.parquet: dlib's landmarks, descriptor,
+    the file's sha256); the gate takes that measure and gets what measuring again gives. The tampered frames
+    (another image under the same name) were measured again: test_a_bad_swap_is_rejected_* sees their deid."""
+    import hashlib
+
+    swaps = tables.read_df("swaps", built / "interim" / "swaps.parquet")
+    done = swaps[swaps.status == "swapped"]
+    assert len(done) and done.measured_descriptor.notna().all() and done.measured_landmarks.notna().all()
+    for image, sha in zip(swaps.image, swaps.image_sha256):
+        assert hashlib.sha256((built / "swapped" / image).read_bytes()).hexdigest() == sha
+    rows, metrics, _ = clean
+    interim = built / "interim_measured_again"
+    shutil.copytree(built / "interim", interim)
+    again, metrics_again, _ = run_gate(
+        built, "again", interim, built / "swapped", PARAMS.model_copy(update={"reuse_swap_measures": False})
+    )
+    key = ["frame_idx", "track_id"]
+    a, b = rows.sort_values(key).reset_index(drop=True), again.sort_values(key).reset_index(drop=True)
+    assert a.status.tolist() == b.status.tolist()
+    assert [list(k) for k in a.reason_kinds] == [list(k) for k in b.reason_kinds]
+    for column in ("deid_distance", "nearest_original_distance", "identity_distance", "landmark_error"):
+        np.testing.assert_allclose(a[column].astype(float), b[column].astype(float), atol=1e-5, equal_nan=True)
+    assert a.reid_rank.tolist() == b.reid_rank.tolist()
+
+
 def test_a_stricter_identity_gate_rejects_more(built, clean):
     rows, _, _ = clean
     swapped = rows[rows.swap_status == "swapped"]

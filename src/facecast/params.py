@@ -623,6 +623,12 @@ class GateParams(Section):
     expression: GateExpressionParams = Field(default_factory=GateExpressionParams)
     leaks: GateLeakParams = Field(default_factory=GateLeakParams)
     audit: GateAuditParams = Field(default_factory=GateAuditParams)
+    reuse_swap_measures: bool = Field(
+        True,
+        description="a swapped face swap.verify measured on the very JPEG gate reads (same sha256) keeps that "
+        "measure (dlib's re-fitted landmarks and descriptor) instead of being measured again; false: every face "
+        "is measured again",
+    )
     workers: int = Field(2, ge=1, le=64, description="processes measuring clips in parallel")
 
 

@@ -338,7 +338,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "swaps",
-            2,
+            3,
             pa.schema(
                 [
                     pa.field("clip_id", pa.string(), nullable=False),
@@ -354,6 +354,11 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("occluded_share", pa.float32()),  # share of the face mask kept from the frame as occluder
                     pa.field("mouth_kept", pa.bool_()),  # the frame's open-mouth interior was kept
                     pa.field("image", pa.string()),  # relative to data/swapped; null when the frame was dropped
+                    # swap.verify's measure of a face that stays swapped, on the frame as written: dlib's 68 points
+                    # re-fitted in its box and their descriptor (null: not measured), and that JPEG's sha256
+                    pa.field("measured_landmarks", LANDMARKS),
+                    pa.field("measured_descriptor", EMBEDDING),
+                    pa.field("image_sha256", pa.string()),
                 ]
             ),
             "one row per face per frame per variant (and one no_face row per frame without a face)",

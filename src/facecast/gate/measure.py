@@ -20,6 +20,13 @@ Per face row of ``swaps.parquet`` whose frame was written:
   render was driven with (``landmark_error``, ``landmark_score``), and the
   expression features of the original landmarks and of the re-fitted ones.
 
+A swapped face that ``swap.verify`` measured (``swaps.parquet``:
+``measured_landmarks``, ``measured_descriptor``) on the very JPEG read here
+(its sha256 is ``image_sha256``) keeps that measure: the same re-fit and
+descriptor (:mod:`facecast.models.recognition`) on the same pixels, which
+dlib's ResNet would only repeat (``gate.reuse_swap_measures``; a file that
+changed since, or a face swap did not measure, is measured here).
+
 Per written frame, CenterFace (:class:`facecast.models.centerface.LeakScanner`)
 looks for faces; those matching no face row of the frame are counted
 (``leak_faces``) and embedded, and the nearest original track centroid to
@@ -29,9 +36,11 @@ decides.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from facecast.errors import InputError
@@ -55,6 +64,8 @@ class FaceRow:
     box: tuple[float, float, float, float] | None  # the face's detection box (faces.parquet); None on no_face
     original: np.ndarray | None  # (68, 2) original landmarks, None where faces had none
     driven: np.ndarray | None  # (68, 2) landmarks the render was driven with
+    # swap.verify's measure of this face on the written JPEG: (dlib's re-fitted (68, 2) landmarks, descriptor)
+    measured: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class MeasureJob:
     gallery: ReferenceGallery
     identities: dict[str, np.ndarray]
     detector_threshold: float
+    digests: dict[int, str] = field(default_factory=dict)  # frame_idx -> sha256 of the JPEG swap measured
 
 
 @dataclass
@@ -97,6 +109,22 @@ def read_swapped(path: Path) -> np.ndarray:
         return read_image(path)
     except ClipError as exc:
         raise InputError(f"{path}: swapped frame missing or unreadable; run swap again") from exc
+
+
+def read_bytes(path: Path) -> bytes:
+    """A frame swap wrote, as its file's bytes; a one-line error naming it when it is missing."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: swapped frame missing or unreadable; run swap again") from exc
+
+
+def decode_image(data: bytes, path: Path) -> np.ndarray:
+    """A JPEG's bytes as RGB uint8, decoded as :func:`facecast.io.clips.read_image` decodes the file."""
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise InputError(f"{path}: swapped frame missing or unreadable; run swap again")
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 def _empty_row(job: MeasureJob, frame_idx: int, image: str | None, face: FaceRow) -> dict:
@@ -143,7 +171,8 @@ def _identify(job: MeasureJob, query: np.ndarray, track: tuple[str, int] | None)
     return out
 
 
-def _measure_face(job: MeasureJob, image: np.ndarray, row: dict, face: FaceRow) -> None:
+def _measure_face(job: MeasureJob, image: np.ndarray, row: dict, face: FaceRow, same_bytes: bool) -> None:
+    """``same_bytes``: the frame's file is the JPEG swap measured, so a face swap.verify measured keeps it."""
     row["deid_status"] = NOT_MEASURABLE
     box = face.box
     if box is None or min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_PX:
@@ -153,11 +182,14 @@ def _measure_face(job: MeasureJob, image: np.ndarray, row: dict, face: FaceRow) 
         if found is None:  # nothing recognisable left in the region
             return
         box = found
-    fitted = refit(image, box)
-    try:
-        query = descriptor(image, fitted)
-    except ValueError:  # the fitted points have no extent: no face to embed
-        return
+    if same_bytes and face.swap_status == "swapped" and face.measured is not None:
+        fitted, query = face.measured  # the same computation on the same pixels (models.recognition)
+    else:
+        fitted = refit(image, box)
+        try:
+            query = descriptor(image, fitted)
+        except ValueError:  # the fitted points have no extent: no face to embed
+            return
     row.update(_identify(job, query, None if face.track_id is None else (job.clip_id, face.track_id)))
     if row["deid_distance"] is not None:
         row["deid_status"] = MEASURED
@@ -199,10 +231,12 @@ def measure_clip(job: MeasureJob) -> Measured:
         image_name, faces = job.frames[frame_idx]
         rows = [_empty_row(job, frame_idx, image_name, f) for f in faces]
         if image_name is not None:
-            image = read_swapped(job.swapped_dir / image_name)
+            data = read_bytes(job.swapped_dir / image_name)
+            image = decode_image(data, job.swapped_dir / image_name)
+            same = job.digests.get(frame_idx) == hashlib.sha256(data).hexdigest()
             for row, face in zip(rows, faces):
                 if face.swap_status in ("swapped", "obscured"):
-                    _measure_face(job, image, row, face)
+                    _measure_face(job, image, row, face, same)
             leaks = _scan(job, image, faces)
             out.leaks[frame_idx] = leaks
             for row in rows:

@@ -51,6 +51,7 @@ def jobs(
     out = []
     for (clip_id, variant), g in swaps.groupby(["clip_id", "variant"], sort=True):
         frames: dict[int, tuple[str | None, list[FaceRow]]] = {}
+        digests: dict[int, str] = {}
         for r in g.itertuples(index=False):
             image = r.image if isinstance(r.image, str) else None
             track = None if pd.isna(r.track_id) else int(r.track_id)
@@ -63,9 +64,17 @@ def jobs(
                     )
                 box, original = ((f.bbox_x0, f.bbox_y0, f.bbox_x1, f.bbox_y1), _points(f.landmarks))
             identity = r.identity_id if isinstance(r.identity_id, str) else None
-            row = FaceRow(track, identity, r.status, box, original, _points(r.landmarks))
+            measured = None
+            if params.reuse_swap_measures and r.measured_descriptor is not None and r.measured_landmarks is not None:
+                fitted = np.asarray(r.measured_landmarks, np.float64).reshape(68, 2)
+                measured = (fitted, np.asarray(r.measured_descriptor, np.float64))
+            row = FaceRow(track, identity, r.status, box, original, _points(r.landmarks), measured)
             frames.setdefault(int(r.frame_idx), (image, []))[1].append(row)
-        out.append(MeasureJob(clip_id, int(variant), frames, swapped, gal, ids, params.leaks.detector_threshold))
+            if isinstance(r.image_sha256, str):
+                digests[int(r.frame_idx)] = r.image_sha256
+        out.append(
+            MeasureJob(clip_id, int(variant), frames, swapped, gal, ids, params.leaks.detector_threshold, digests)
+        )
     return out
 
 

@@ -32,6 +32,7 @@ unchanged and recorded as ``no_face`` rows, for ``gate``'s leak scan.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import threading
@@ -156,6 +157,19 @@ class Flicker:
         self.pairs += 1
 
 
+def encode(image: np.ndarray, quality: int) -> bytes:
+    """The RGB ``image`` as the JPEG swap writes (OpenCV, ``swap.jpeg_quality``)."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise OSError("a swapped frame could not be encoded as JPEG")
+    return data.tobytes()
+
+
+def decode(data: bytes) -> np.ndarray:
+    """A JPEG's bytes as RGB, as the gate reads the file (:func:`facecast.io.clips.read_image`: OpenCV)."""
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """``image`` as a ``width`` x ``height`` frame: as it is when it has that size, else scaled to fit inside it,
     centred on black (a preview of photographs of different sizes; a video writer drops frames of any other size)."""
@@ -219,7 +233,16 @@ def _dropped(rows: list[dict]) -> list[dict]:
     for r in rows:
         if r["status"] != "obscured":
             r.update(_reason_columns(dropped))
-        r.update(status="dropped", box=None, landmarks=None, occluded_share=None, mouth_kept=None, identity_id=None)
+        r.update(
+            status="dropped",
+            box=None,
+            landmarks=None,
+            occluded_share=None,
+            mouth_kept=None,
+            identity_id=None,
+            measured_landmarks=None,
+            measured_descriptor=None,
+        )
     return rows
 
 
@@ -453,24 +476,24 @@ class ClipSwapper:
         changed = True
         while changed:
             changed = False
-            seen = self._as_written(out)
+            seen = decode(encode(out, self.params.jpeg_quality))
             for f, row in zip(self.by_frame.get(n, []), rows):
                 if row["status"] != "swapped":
                     continue
-                problem = self.verifier.problem(seen, f.box, f.track_id)
-                if problem is not None:
+                check = self.verifier.check(seen, f.box, f.track_id)
+                # what was measured on the final image is kept for the gate (a later pass measures again)
+                row.update(measured_landmarks=None, measured_descriptor=None)
+                if check is None:
+                    continue
+                if check.problem is not None:
                     row.update(identity_id=None, landmarks=None, occluded_share=None, mouth_kept=None)
-                    self._obscure(out, row, f.box, problem)
+                    self._obscure(out, row, f.box, check.problem)
                     changed = True
-
-    def _as_written(self, image: np.ndarray) -> np.ndarray:
-        """``image`` (RGB) as it reads back from the JPEG :meth:`_render` writes of it."""
-        ok, data = cv2.imencode(
-            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.params.jpeg_quality]
-        )
-        if not ok:
-            raise OSError("a swapped frame could not be encoded as JPEG")
-        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                else:
+                    row.update(
+                        measured_landmarks=check.landmarks.astype(np.float32).ravel().tolist(),
+                        measured_descriptor=check.descriptor.astype(np.float32).tolist(),
+                    )
 
     def _obscure(self, out: np.ndarray, row: dict, box, problem: Reason) -> None:
         row.update(status="obscured", **_reason_columns(problem))
@@ -487,15 +510,11 @@ class ClipSwapper:
         for variant in self.variants:
             image, face_rows = self._render_variant(n, frame, variant)
             name = f"{self.job.clip_id}__v{variant}/{n:06d}.jpg"
-            if image is not None:
-                path = out_dir / name
-                ok = cv2.imwrite(
-                    str(path),
-                    cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, self.params.jpeg_quality],
-                )
-                if not ok:
-                    raise OSError(f"{path}: could not be written")
+            sha = None
+            if image is not None:  # the very bytes verify measured (the encoder is deterministic)
+                data = encode(image, self.params.jpeg_quality)
+                (out_dir / name).write_bytes(data)
+                sha = hashlib.sha256(data).hexdigest()
             if not face_rows:
                 face_rows = [
                     {
@@ -510,7 +529,7 @@ class ClipSwapper:
                     }
                 ]
             for r in face_rows:
-                r.update(variant=variant, frame_idx=n, image=name if image is not None else None)
+                r.update(variant=variant, frame_idx=n, image=name if image is not None else None, image_sha256=sha)
             images[variant] = image
             rows.extend(face_rows)
         return n, frame, images, rows

@@ -15,6 +15,11 @@ of not at all. The frame is measured as the JPEG it will be written as
 reads: a rank decided by a few hundredths would otherwise flip between the two. A track without a centroid (no face of it was embedded) is not
 measured here; the gate decides.
 
+What it measured of a face that stays swapped (the landmarks and the
+descriptor, on the frame exactly as written) goes into ``swaps.parquet``
+with the sha256 of the JPEG, so the gate need not measure the same pixels
+again (``gate.reuse_swap_measures``).
+
 dlib's descriptor network keeps state between calls, so the frames rendered in
 parallel threads take turns (:data:`_LOCK`).
 """
@@ -34,6 +39,16 @@ _LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
+class Check:
+    """One swapped face measured as the gate measures it: dlib's landmarks re-fitted in its box, their
+    descriptor, and why the face is still its own person (None: it is not)."""
+
+    landmarks: np.ndarray  # (68, 2) float64, frame px
+    descriptor: np.ndarray  # (128,) float64
+    problem: Reason | None
+
+
+@dataclass(frozen=True)
 class Verifier:
     """``gallery``: every original track and donor centroid; ``clip_id``: the clip whose tracks are checked."""
 
@@ -43,24 +58,32 @@ class Verifier:
 
     def problem(self, image: np.ndarray, box: tuple[float, float, float, float], track_id: int) -> Reason | None:
         """Why the swapped face in ``box`` of the rendered RGB ``image`` is still its own person, or None."""
+        check = self.check(image, box, track_id)
+        return None if check is None else check.problem
+
+    def check(self, image: np.ndarray, box: tuple[float, float, float, float], track_id: int) -> Check | None:
+        """The face in ``box`` measured (:class:`Check`); None when its track has no centroid (the gate decides)
+        or dlib's fit has no extent (the gate finds nothing to measure either)."""
         truth = self.gallery.track_index.get((self.clip_id, int(track_id)))
         if truth is None:
             return None
         with _LOCK:
             try:
-                query = descriptor(image, refit(image, box))
-            except ValueError:  # the fitted points have no extent: the gate finds nothing to measure either
+                fitted = refit(image, box)
+                query = descriptor(image, fitted)
+            except ValueError:
                 return None
         near = distances(query[None], self.gallery.embeddings)[0]
         own = float(near[truth])
+        problem = None
         if own < self.min_distance:
-            return Reason(
+            problem = Reason(
                 SwapReason.NOT_DEIDENTIFIED,
                 f"dlib distance {own:.3f} to its own person, under gate.deid.min_distance {self.min_distance:g}",
             )
-        if not (near < own).any():
-            return Reason(
+        elif not (near < own).any():
+            problem = Reason(
                 SwapReason.NOT_DEIDENTIFIED,
                 f"its own person is still the nearest of {len(near)} originals and donors (distance {own:.3f})",
             )
-        return None
+        return Check(np.asarray(fitted, np.float64), np.asarray(query, np.float64), problem)
