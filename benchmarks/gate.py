@@ -1,11 +1,14 @@
-"""Speed of the gate stage on the embedded default, and where its time goes.
+"""Speed of the gate stage on the embedded default, before and after it kept swap's own measures, and where its
+time goes.
 
-Prints, for the stage run with 1 and with ``--workers`` processes (the
-params.yaml ``gate`` section otherwise), its frames per second over every
-written frame of every variant, and the speed-up of the parallel run; then,
-on a sample of frames, the time per call of each measurement the stage makes
-(landmark re-fit, dlib descriptor, CenterFace scan), so the cost of each part
-is visible.
+Runs the stage in one process twice, in the same run: measuring every face again
+(``gate.reuse_swap_measures: false``, the gate before) and keeping what
+``swap.verify`` measured on the same JPEG bytes (``true``); prints frames and
+faces per second per core of each, their ratio, and every verdict that differs
+between the two (there should be none). Then the stage with ``--workers``
+processes, and, on a sample of frames, the time per call of each measurement
+the stage makes (landmark re-fit, dlib descriptor, CenterFace scan), so the
+cost of each part is visible.
 
 The stage runs on a copy of data/interim (it writes gates.parquet there) and
 reads data/cast and data/swapped as `dvc repro` left them; run `dvc repro swap`
@@ -37,8 +40,9 @@ from facecast.params import load
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def stage_fps(params, workers: int, scratch: Path, clips: int | None) -> tuple[float, int]:
-    interim = scratch / f"interim_{workers}"
+def stage_run(params, workers: int, scratch: Path, clips: int | None, name: str):
+    """The stage on a copy of data/interim: (frames per second, frames, faces measured, its gates rows)."""
+    interim = scratch / f"interim_{name}"
     shutil.copytree(ROOT / "data" / "interim", interim)
     if clips is not None:  # measure on the first clips only: the stage's cost is per frame
         swaps = tables.read_df("swaps", interim / "swaps.parquet")
@@ -50,11 +54,26 @@ def stage_fps(params, workers: int, scratch: Path, clips: int | None) -> tuple[f
         interim,
         ROOT / "data" / "cast",
         ROOT / "data" / "swapped",
-        scratch / f"gates_{workers}.json",
-        scratch / f"plots_{workers}",
+        scratch / f"gates_{name}.json",
+        scratch / f"plots_{name}",
     )
     wall = time.perf_counter() - start
-    return metrics["frames"]["total"] / wall, metrics["frames"]["total"]
+    rows = tables.read_df("gates", interim / "gates.parquet")
+    faces = int(rows["swap_status"].isin(["swapped", "obscured"]).sum())
+    return metrics["frames"]["total"] / wall, metrics["frames"]["total"], faces / wall, rows
+
+
+def changed_verdicts(before, after) -> list[str]:
+    """Rows whose status or reasons differ between two gate runs."""
+    key = ["clip_id", "variant", "frame_idx", "track_id"]
+    a = before.set_index(key).sort_index()
+    b = after.set_index(key).sort_index()
+    out = []
+    for k in a.index:
+        ra, rb = a.loc[k], b.loc[k]
+        if ra["status"] != rb["status"] or list(ra["reason_kinds"]) != list(rb["reason_kinds"]):
+            out.append(f"{k}: {ra['status']} {list(ra['reason_kinds'])} -> {rb['status']} {list(rb['reason_kinds'])}")
+    return out
 
 
 def per_call(sample_frames: int, threshold: float) -> dict[str, float]:
@@ -99,10 +118,18 @@ def main() -> int:
     params = load("gate").gate
     print(f"cores: {os.cpu_count()}, load average (1 min) at start {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
-        one, frames = stage_fps(params, 1, Path(tmp), args.clips)
-        many, _ = stage_fps(params, args.workers, Path(tmp), args.clips)
-    print(f"{'gate stage, 1 process':40s} {one:7.2f} fps  ({frames} frames)")
-    print(f"{f'gate stage, {args.workers} processes':40s} {many:7.2f} fps  speed-up {many / one:.2f}x")
+        again = params.model_copy(update={"reuse_swap_measures": False})
+        old_fps, frames, old_faces, old_rows = stage_run(again, 1, Path(tmp), args.clips, "again")
+        new_fps, _, new_faces, new_rows = stage_run(params, 1, Path(tmp), args.clips, "kept")
+        many, _, _, _ = stage_run(params, args.workers, Path(tmp), args.clips, "many")
+    print(f"{'gate, measuring every face again':40s} {old_fps:7.2f} fps  {old_faces:7.2f} faces/s  ({frames} frames)")
+    print(f"{'gate, keeping swap.verify measures':40s} {new_fps:7.2f} fps  {new_faces:7.2f} faces/s")
+    print(f"{'ratio (faces per second per core)':40s} {new_faces / old_faces:7.2f}x")
+    changed = changed_verdicts(old_rows, new_rows)
+    print(f"verdicts that changed: {len(changed)}")
+    for line in changed[:20]:
+        print("  " + line)
+    print(f"{f'gate stage, {args.workers} processes':40s} {many:7.2f} fps  speed-up {many / new_fps:.2f}x over 1")
     for name, ms in per_call(args.sample_frames, params.leaks.detector_threshold).items():
         print(f"{name + ', per call':40s} {ms:7.1f} ms  (median of {args.sample_frames} swapped faces)")
     print(f"load average (1 min) at end {os.getloadavg()[0]:.2f}")
