@@ -47,24 +47,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common import ROOT, deface_defaults, deface_run, prepare_clip
 from facecast import tables
-from facecast.cast.quotas import ShortfallError
-from facecast.cast.stage import cast
-from facecast.faces.stage import analyse
 from facecast.geometry.boxes import points_box
-from facecast.ingest import ingest
-from facecast.ingest.labels import SEGMENT_COLUMNS
 from facecast.io.clips import iter_frames
 from facecast.models.embedding import embed_chips, face_chips
 from facecast.models.landmarks import fit_shape
-from facecast.params import Params, SwapParams, load
+from facecast.params import SwapParams, load
 from facecast.swap.stage import swap
 
-ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT.parent / "shared" / "data" / "videos" / "party_640x480.mp4"
 INTERIM = ROOT / "data" / "interim"
 CAST = ROOT / "data" / "cast"
-DONORS = ROOT / "data" / "sample" / "donors"
 STAGE_TABLES = ("clips", "frames", "faces", "tracks")  # what swap and this benchmark read from data/interim
 SAME_PERSON = 0.6  # dlib's same-person distance
 
@@ -88,62 +82,6 @@ def timed_swap(params: SwapParams, interim: Path, cast_dir: Path, out: Path) -> 
     start = time.perf_counter()
     result = swap(params, interim, cast_dir, out=out, metrics=out.with_name(out.name + ".json"))
     return time.perf_counter() - start, result
-
-
-def prepare_party(video: Path, p: Params, tmp: Path) -> tuple[Path, Path, str]:
-    """Run ingest, faces and cast on the video alone; its interim folder, cast folder and how cast went."""
-    root = tmp / "party_input"
-    (root / "clips").mkdir(parents=True)
-    (root / "clips" / f"party{video.suffix}").symlink_to(video)
-    (root / "labels.csv").write_text(",".join(SEGMENT_COLUMNS) + "\n")  # ingest requires the file; no label rows
-    interim, cast_dir, metrics = (tmp / "party_interim", tmp / "party_cast", tmp / "party_metrics")
-    ingest(root, p.ingest, interim=interim, metrics=metrics / "ingest.json")
-    analyse(DONORS, p.faces, interim=interim, metrics=metrics / "faces.json")
-    try:
-        cast(DONORS, p.cast, p.seed, interim=interim, out=cast_dir, metrics=metrics / "cast.json")
-        how = f"on_shortfall {p.cast.on_shortfall}"
-    except ShortfallError as exc:
-        relaxed = p.cast.model_copy(update={"on_shortfall": "relax"})
-        cast(DONORS, relaxed, p.seed, interim=interim, out=cast_dir, metrics=metrics / "cast.json")
-        how = f"on_shortfall relaxed ({str(exc).splitlines()[0]})"
-    return interim, cast_dir, how
-
-
-def deface_defaults() -> argparse.Namespace:
-    """deface's command-line defaults, from its own argument parser."""
-    from deface.deface import parse_cli_args
-
-    argv = sys.argv
-    sys.argv = ["deface", "input"]
-    try:
-        return parse_cli_args()
-    finally:
-        sys.argv = argv
-
-
-def deface_run(video: Path, centerface, args: argparse.Namespace, out: Path) -> float:
-    """Seconds for deface to decode, detect, blur and encode the whole video, as its command line does."""
-    from deface.deface import video_detect
-
-    start = time.perf_counter()
-    video_detect(
-        ipath=str(video),
-        opath=str(out),
-        centerface=centerface,
-        threshold=args.thresh,
-        enable_preview=False,
-        cam=False,
-        nested=False,
-        replacewith=args.replacewith,
-        mask_scale=args.mask_scale,
-        ellipse=not args.boxes,
-        draw_scores=args.draw_scores,
-        ffmpeg_config=args.ffmpeg_config,
-        replaceimg=None,
-        keep_audio=args.keep_audio,
-        mosaicsize=args.mosaicsize,
-    )
-    return time.perf_counter() - start
 
 
 def chip(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -277,7 +215,7 @@ def main() -> int:
         if not args.skip_party:
             from deface.centerface import CenterFace
 
-            party_interim, party_cast, how = prepare_party(video, p, tmp)
+            party_interim, party_cast, how, _ = prepare_clip(video, p, tmp)
             options = deface_defaults()
             centerface = CenterFace(
                 in_shape=options.scale, backend=options.backend, override_execution_provider=options.execution_provider
