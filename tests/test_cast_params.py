@@ -27,7 +27,7 @@ def test_repo_cast_section_is_valid(tmp_path):
     cast = load_cast(tmp_path)
     assert cast.quotas == {"sex": {"female": 0.5, "male": 0.5}}
     assert cast.bins["skin_tone"]["V"] == "IV-VI"
-    assert cast.min_donor_distance == 0.6 and cast.balance_by == "frames" and cast.on_shortfall == "error"
+    assert cast.min_donor_distance == 0.6 and cast.balance_by == "published" and cast.on_shortfall == "error"
 
 
 SKIN = {"skin_tone": {"I-III": 0.5, "IV-VI": 0.5}}
@@ -52,7 +52,7 @@ SKIN_BINS = {"skin_tone": {"II": "I-III", "V": "IV-VI"}}
             r"cast\.bins: .*no value of skin_tone maps to 'IV-VI'",
         ),
         ({"bins": {"skin_tone": {}}}, r"cast\.bins: .*skin_tone: expected at least one"),
-        ({"balance_by": "clips"}, r"cast\.balance_by: Input should be 'frames' or 'identities'"),
+        ({"balance_by": "clips"}, r"cast\.balance_by: Input should be 'published', 'frames' or 'identities'"),
         ({"on_shortfall": "ignore"}, r"cast\.on_shortfall: Input should be 'error' or 'relax'"),
         ({"method": "stylegan"}, r"cast\.method: Input should be 'morph'"),
         ({"min_donor_distance": 0}, r"cast\.min_donor_distance: Input should be greater than 0"),
