@@ -151,7 +151,8 @@ def balance(
         dropped=int((~keep).sum()),
         unreached=unreached,
     )
-    rejects = [_reject(r, result, tolerance) for r in published.loc[~keep].itertuples(index=False)]
+    reason = _reason(result, tolerance)  # the same for every image left out
+    rejects = [_reject(r, reason) for r in published.loc[~keep].itertuples(index=False)]
     return published.loc[keep].reset_index(drop=True), rejects, result
 
 
@@ -160,16 +161,19 @@ def _share_text(counts: dict[str, int], cell: str) -> str:
     return f"{100 * counts.get(cell, 0) / total:.1f} %" if total else "n/a"
 
 
-def _reject(row, result: Balance, tolerance: float) -> dict:
+def _reason(result: Balance, tolerance: float) -> Reason:
     over = [c for c in result.before if result.targets.get(c, 0) > 0]
     detail = "; ".join(
         f"{c}: {_share_text(result.before, c)} of the passing appearances, target {100 * result.targets[c]:.1f} %"
         for c in over
     )
-    reason = Reason(
+    return Reason(
         ManifestReason.QUOTA_BALANCE,
         f"left out so the published shares meet the quotas within manifest.quota_tolerance {tolerance:g} ({detail})",
     )
+
+
+def _reject(row, reason: Reason) -> dict:
     return {
         "clip_id": row.clip_id,
         "variant": int(row.variant),

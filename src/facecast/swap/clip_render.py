@@ -409,7 +409,10 @@ class ClipSwapper:
         return Look(entries, strength, track.rest)
 
     # pass 2 -------------------------------------------------------------------------------------------------
-    def _render_variant(self, n: int, frame: np.ndarray, variant: int) -> tuple[np.ndarray | None, list[dict]]:
+    def _render_variant(
+        self, n: int, frame: np.ndarray, variant: int
+    ) -> tuple[np.ndarray | None, list[dict], bytes | None]:
+        """The rendered frame (None: dropped), its rows, and its JPEG when verify already encoded it."""
         out = frame.copy()
         rows: list[dict] = []
         for f in self.by_frame.get(n, []):
@@ -459,24 +462,25 @@ class ClipSwapper:
             if problem is not None:
                 self._obscure(out, row, f.box, problem)
             rows.append(row)
-        if self.verifier is not None:
-            self._verify(n, out, rows)
+        data = self._verify(n, out, rows) if self.verifier is not None else None
         drop = self.params.fallback == "drop_frame" and any(r["status"] == "obscured" for r in rows)
         made = [r.pop("_look", None) for r in rows]
         with self._lock:  # the looks of the faces that are written swapped
             for r, look in zip(rows, made):
                 if look is not None and r["status"] == "swapped" and not drop:
                     self.looks.add(*look)
-        return (None, _dropped(rows)) if drop else (out, rows)
+        return (None, _dropped(rows), None) if drop else (out, rows, data)
 
-    def _verify(self, n: int, out: np.ndarray, rows: list[dict]) -> None:
+    def _verify(self, n: int, out: np.ndarray, rows: list[dict]) -> bytes:
         """Obscure every swapped face of ``out`` still recognisable as its own person, measured on the JPEG the frame
-        will be written as (the pixels the gate reads), again after each change until none is."""
+        will be written as (the pixels the gate reads), again after each change until none is; returns that JPEG
+        of the final frame."""
         assert self.verifier is not None
         changed = True
         while changed:
             changed = False
-            seen = decode(encode(out, self.params.jpeg_quality))
+            data = encode(out, self.params.jpeg_quality)
+            seen = decode(data)
             for f, row in zip(self.by_frame.get(n, []), rows):
                 if row["status"] != "swapped":
                     continue
@@ -494,6 +498,7 @@ class ClipSwapper:
                         measured_landmarks=check.landmarks.astype(np.float32).ravel().tolist(),
                         measured_descriptor=check.descriptor.astype(np.float32).tolist(),
                     )
+        return data
 
     def _obscure(self, out: np.ndarray, row: dict, box, problem: Reason) -> None:
         row.update(status="obscured", **_reason_columns(problem))
@@ -508,11 +513,11 @@ class ClipSwapper:
         images: dict[int, np.ndarray | None] = {}
         rows: list[dict] = []
         for variant in self.variants:
-            image, face_rows = self._render_variant(n, frame, variant)
+            image, face_rows, data = self._render_variant(n, frame, variant)
             name = f"{self.job.clip_id}__v{variant}/{n:06d}.jpg"
             sha = None
-            if image is not None:  # the very bytes verify measured (the encoder is deterministic)
-                data = encode(image, self.params.jpeg_quality)
+            if image is not None:  # the very bytes verify measured
+                data = data if data is not None else encode(image, self.params.jpeg_quality)
                 (out_dir / name).write_bytes(data)
                 sha = hashlib.sha256(data).hexdigest()
             if not face_rows:
