@@ -23,6 +23,7 @@ import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+import webdataset
 
 from facecast import tables
 from facecast.card.stage import card
@@ -70,7 +71,8 @@ CAST_PARAMS = CastParams(
     quotas={"sex": {"female": 0.5, "male": 0.5}},
     bins={"age_range": {"18-25": "18-34", "25-35": "18-34", "35-45": "35+", "45-55": "35+"}},
 )
-PARAMS = ManifestParams(clip_ids="original")  # the tests name clips; the default (pseudonyms) has its own test
+# the tests name clips (the default, pseudonyms, has its own test); three images a shard, so splits take several
+PARAMS = ManifestParams(clip_ids="original", shard_images=3)
 KEY = bytes(range(32))  # the pseudonym key (facecast.manifest.secret)
 
 
@@ -631,8 +633,42 @@ def test_deterministic_across_runs(built, world, tmp_path):
         "manifest/clips.parquet",
         "manifest/rejects.parquet",
         "DATASET_CARD.md",
+        *(p.relative_to(dataset).as_posix() for p in (dataset / "shards").glob("*.tar")),
     ):
         assert (tmp_path / "dataset" / f).read_bytes() == (dataset / f).read_bytes(), f
+
+
+def test_the_dataset_is_also_published_as_webdataset_shards(built):
+    dataset, _ = built
+    frames = manifests(dataset)["frames"]
+    shards = sorted((dataset / "shards").glob("*.tar"))
+    assert {p.name.rsplit("-", 1)[0] for p in shards} == set(frames["split"])  # each split its own shards
+    assert sorted(f"shards/{p.name}" for p in shards) == sorted(frames["shard"].unique())
+    row_of = {(r.shard, r.shard_key): r for r in frames.itertuples()}
+    seen = 0
+    for path in shards:  # read as a training loop does, without unpacking
+        samples = list(webdataset.WebDataset(str(path), shardshuffle=False))
+        assert 1 <= len(samples) <= PARAMS.shard_images
+        for sample in samples:
+            row = row_of[f"shards/{path.name}", sample["__key__"]]
+            assert sample["jpg"] == (dataset / row.image).read_bytes()
+            meta = json.loads(sample["json"])
+            assert (meta["clip_id"], meta["frame_idx"], meta["label"], meta["split"]) == (
+                row.clip_id,
+                row.frame_idx,
+                None if pd.isna(row.label) else row.label,  # a frame without a label: null in both
+                row.split,
+            )
+            assert meta["identity_ids"] == list(row.identity_ids) and meta["sha256"] == row.sha256
+            seen += 1
+    assert seen == len(frames)
+
+
+def test_without_shards_only_the_loose_images(world, tmp_path):
+    run(world, tmp_path, params=ManifestParams(clip_ids="original", shards=False))
+    frames = manifests(tmp_path / "dataset")["frames"]
+    assert frames["shard"].isna().all() and frames["shard_key"].isna().all()
+    assert not list((tmp_path / "dataset" / "shards").iterdir())
 
 
 def test_clip_ids_are_published_as_keyed_pseudonyms_by_default(built, world, tmp_path):

@@ -242,7 +242,8 @@ def test_facecast_params_says_what_it_checked(tmp_path, monkeypatch):
     result = facecast_params(tmp_path, repo_params(), monkeypatch)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "params.yaml: valid (seed, sample, input, ingest, faces, attributes, cast, swap, gate, augment, manifest, evaluate, report)",
+        "params.yaml: valid (seed, sample, input, ingest, faces, attributes, cast, swap, gate, augment, manifest, evaluate, report, "
+        "executor)",
         "augment.policy checked on 480x360 (sample.frame_width x frame_height: no ingested clips in "
         "data/interim/clips.parquet)",
     ]
@@ -317,3 +318,18 @@ def test_facecast_params_exits_2_with_the_error(tmp_path, monkeypatch, text, wor
     (tmp_path / "params.yaml").write_text(text)
     result = CliRunner().invoke(main, ["params"])
     assert result.exit_code == 2 and words in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"kind": "ray"}, "kind ray needs address"),
+        ({"kind": "local", "address": "127.0.0.1:6379"}, "address is only read with kind ray"),
+        ({"kind": "spark"}, "executor.kind"),
+    ],
+)
+def test_executor_section_is_checked(tmp_path, section, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"seed": 1, "executor": section}))
+    with pytest.raises(ParamsError, match=message):
+        load("executor", path=path)

@@ -539,7 +539,10 @@ class SwapParams(Section):
         "person (within gate.deid.min_distance of its centroid, or its person the nearest of every original and "
         "donor): reason not_deidentified; the frame is then published with that face obscured instead of rejected",
     )
-    workers: int = Field(2, ge=1, le=64, description="threads rendering frames")
+    workers: int = Field(2, ge=1, le=64, description="threads rendering frames (in each process)")
+    processes: int = Field(
+        2, ge=1, le=64, description="clips rendered in parallel processes (the local executor; 1: in the stage)"
+    )
 
 
 class GateDeidParams(Section):
@@ -714,6 +717,12 @@ class ManifestParams(Section):
         description="pseudonym: clips are published under a keyed hash of their id (a file name can be a "
         "person's name); original: under their own id, as the footage names them",
     )
+    shards: bool = Field(
+        True,
+        description="also publish the dataset as WebDataset tar shards (data/dataset/shards/<split>-NNNNNN.tar: each "
+        "image and its manifest row as JSON), which DVC, PyTorch and Hugging Face datasets carry as a few files",
+    )
+    shard_images: int = Field(1000, ge=1, le=1_000_000, description="images per shard")
 
 
 class EvaluateParams(Section):
@@ -748,6 +757,7 @@ class EvaluateParams(Section):
     learning_rate: float = Field(0.01, gt=0, le=10)
     weight_decay: float = Field(0.001, ge=0, le=10)
     bootstrap: int = Field(1000, ge=100, le=100_000, description="subject resamples for the 95 % intervals")
+    workers: int = Field(2, ge=1, le=64, description="processes describing clips' images in parallel (local executor)")
     required: bool = Field(
         False,
         description="false: input that cannot be evaluated is recorded as not_evaluated with the reason; "
@@ -762,6 +772,27 @@ class EvaluateParams(Section):
                     f"{key} ({getattr(self, key)}) must be a multiple of hog_cell_px ({self.hog_cell_px}) and at "
                     "least two cells"
                 )
+        return self
+
+
+class ExecutorParams(Section):
+    """Where the per-clip work of faces, swap, gate and evaluate runs. Not a dependency of any stage: the outputs
+    are byte-identical whichever executor made them."""
+
+    kind: Literal["local", "ray"] = Field(
+        "local", description="local: a pool of this machine's processes (each stage's workers); ray: a Ray cluster"
+    )
+    address: str | None = Field(
+        None, description="kind ray: the cluster's head, host:port as `ray start --head` printed it, or auto"
+    )
+    cpus_per_task: float = Field(1.0, gt=0, le=64, description="kind ray: CPUs one clip's task reserves")
+
+    @model_validator(mode="after")
+    def _address(self) -> ExecutorParams:
+        if self.kind == "ray" and not (self.address or "").strip():
+            raise ValueError("kind ray needs address: the head node's host:port (or auto)")
+        if self.kind == "local" and self.address is not None:
+            raise ValueError("address is only read with kind ray")
         return self
 
 
@@ -784,6 +815,7 @@ SECTIONS: dict[str, type[Section]] = {
     "manifest": ManifestParams,
     "evaluate": EvaluateParams,
     "report": ReportParams,
+    "executor": ExecutorParams,
 }
 SHARED = ("seed",)
 S = TypeVar("S", bound=Section)
@@ -851,6 +883,10 @@ class Params:
     @property
     def report(self) -> ReportParams:
         return self._section("report", ReportParams)
+
+    @property
+    def executor(self) -> ExecutorParams:
+        return self._section("executor", ExecutorParams)
 
 
 def _describe(err: Any, section: str) -> str:

@@ -484,7 +484,7 @@ SPECS: dict[str, TableSpec] = {
         ),
         TableSpec(
             "dataset_frames",
-            1,
+            2,
             pa.schema(
                 [
                     pa.field("image", pa.string(), nullable=False),  # relative to data/dataset
@@ -509,6 +509,10 @@ SPECS: dict[str, TableSpec] = {
                     pa.field("identity_distance_max", pa.float32()),
                     pa.field("landmark_error_max", pa.float32()),
                     pa.field("status", pa.string(), nullable=False),  # published
+                    # with manifest.shards: the WebDataset shard holding the image (relative to data/dataset) and
+                    # its key there (members <shard_key>.jpg and <shard_key>.json, the row itself)
+                    pa.field("shard", pa.string()),
+                    pa.field("shard_key", pa.string()),
                 ]
             ),
             "one row per published image of the dataset",

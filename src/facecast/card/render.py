@@ -178,6 +178,10 @@ def _identity_rows(identities: pd.DataFrame, images: dict[str, int], refused: di
     return rows
 
 
+# where the inputs lay and which machines ran the stages: neither changes what was made
+NOT_SHOWN = ("input", "executor")
+
+
 def render_card(
     result: dict,
     recipe: dict,
@@ -193,7 +197,7 @@ def render_card(
     cast_recipe = recipe.get("cast", {})
     attributes = recipe.get("attributes", {})
     splits = [WHOLE_DATASET, *result["splits"]["per_split"]]
-    shown = {k: v for k, v in recipe.items() if k != "input"}
+    shown = {k: v for k, v in recipe.items() if k not in NOT_SHOWN}
     return _ENV.get_template("card.md.j2").render(
         r=result,
         splits=splits,

@@ -1,4 +1,6 @@
-"""Read every evaluated image once, original clips in frame order and recast JPEGs by path, into descriptors."""
+"""Read every evaluated image once, original clips in frame order and recast JPEGs by path, into descriptors.
+
+Each clip's originals, and each clip's recast frames, are one task of the executor (params.yaml ``executor``)."""
 
 from __future__ import annotations
 
@@ -6,58 +8,84 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from facecast.errors import InputError
 from facecast.evaluate.features import Describer
+from facecast.executor import run_all
 from facecast.io.clips import ClipError, iter_frames, read_image
+from facecast.params import EvaluateParams, ExecutorParams
 
 
-def _original_descriptors(originals: pd.DataFrame, clips: pd.DataFrame, describe: Describer) -> np.ndarray:
-    where = {c: (p, k) for c, p, k in zip(clips["clip_id"], clips["path"], clips["kind"])}
-    out: dict[tuple[str, int], np.ndarray] = {}
-    for clip, rows in tqdm(
-        list(originals.groupby("clip_id", sort=True)), desc="evaluate originals", unit="clip", disable=None
-    ):
-        wanted = dict(zip(rows["frame_idx"].astype(int), rows["landmarks"]))
-        path, kind = where[clip]
-        last = max(wanted)
-        try:
-            for i, image in enumerate(iter_frames(path, kind)):
-                if i in wanted:
-                    out[clip, i] = describe(image, wanted[i])
-                if i == last:  # nothing further is wanted: stop decoding
-                    break
-        except ClipError as exc:
-            raise InputError(f"{exc} (clip {clip}); run ingest again") from None
-        short = sorted(f for f in wanted if (clip, f) not in out)
-        if short:
-            raise InputError(
-                f"{path}: clip {clip} has no frame {short[0]} though frames.parquet lists it; run ingest again"
-            )
-    return np.stack([out[c, int(f)] for c, f in zip(originals["clip_id"], originals["frame_idx"])])
+def clip_originals(params: EvaluateParams, clip: str, path: str, kind: str, wanted: dict[int, np.ndarray]) -> dict:
+    """frame_idx -> descriptor of the frames of one original clip named in ``wanted`` (with their landmarks)."""
+    describe = Describer(params)
+    out: dict[int, np.ndarray] = {}
+    last = max(wanted)
+    try:
+        for i, image in enumerate(iter_frames(path, kind)):
+            if i in wanted:
+                out[i] = describe(image, wanted[i])
+            if i == last:  # nothing further is wanted: stop decoding
+                break
+    except ClipError as exc:
+        raise InputError(f"{exc} (clip {clip}); run ingest again") from None
+    short = sorted(f for f in wanted if f not in out)
+    if short:
+        raise InputError(
+            f"{path}: clip {clip} has no frame {short[0]} though frames.parquet lists it; run ingest again"
+        )
+    return out
 
 
-def _recast_descriptors(recasts: pd.DataFrame, originals: pd.DataFrame, describe: Describer) -> np.ndarray:
-    points = {(c, int(f)): p for c, f, p in zip(originals["clip_id"], originals["frame_idx"], originals["landmarks"])}
-    rows = []
-    for r in tqdm(list(recasts.itertuples(index=False)), desc="evaluate recasts", unit="image", disable=None):
-        path = Path(r.path)
+def clip_recasts(params: EvaluateParams, rows: list[tuple]) -> list[np.ndarray]:
+    """The descriptor of each recast JPEG of one clip: rows of (path, published, clip, variant, frame, landmarks)."""
+    describe = Describer(params)
+    out = []
+    for path_text, published, clip, variant, frame, landmarks in rows:
+        path = Path(path_text)
         if not path.is_file():
-            stage = "manifest" if r.published else "swap"
-            raise InputError(
-                f"{path}: recast frame {r.clip_id} v{r.variant} frame {r.frame_idx} is missing; run {stage} again"
-            )
+            stage = "manifest" if published else "swap"
+            raise InputError(f"{path}: recast frame {clip} v{variant} frame {frame} is missing; run {stage} again")
         try:
             image = read_image(path)
         except ClipError as exc:
             raise InputError(f"{exc}; run swap again") from None
-        rows.append(describe(image, points[r.clip_id, int(r.frame_idx)]))
-    return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+        out.append(describe(image, landmarks))
+    return out
 
 
 def descriptors(
-    originals: pd.DataFrame, recasts: pd.DataFrame, clips: pd.DataFrame, describe: Describer
+    originals: pd.DataFrame,
+    recasts: pd.DataFrame,
+    clips: pd.DataFrame,
+    params: EvaluateParams,
+    executor: ExecutorParams | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The descriptor of every original (rows of ``originals``) and every recast frame (rows of ``recasts``)."""
-    return _original_descriptors(originals, clips, describe), _recast_descriptors(recasts, originals, describe)
+    where = {c: (p, k) for c, p, k in zip(clips["clip_id"], clips["path"], clips["kind"])}
+    original_work = [
+        (params, clip, *where[clip], dict(zip(rows["frame_idx"].astype(int), rows["landmarks"])))
+        for clip, rows in originals.groupby("clip_id", sort=True)
+    ]
+    points = {(c, int(f)): p for c, f, p in zip(originals["clip_id"], originals["frame_idx"], originals["landmarks"])}
+    recast_rows: dict[str, list[tuple]] = {}
+    for r in recasts.itertuples(index=False):
+        recast_rows.setdefault(r.clip_id, []).append(
+            (
+                str(r.path),
+                bool(r.published),
+                r.clip_id,
+                r.variant,
+                int(r.frame_idx),
+                points[r.clip_id, int(r.frame_idx)],
+            )
+        )
+    recast_work = [(params, rows) for rows in recast_rows.values()]
+    workers = params.workers
+    described = run_all(executor, workers, clip_originals, original_work, "evaluate originals", "clip")
+    by_clip = {work[1]: found for work, found in zip(original_work, described)}
+    original = np.stack([by_clip[c][int(f)] for c, f in zip(originals["clip_id"], originals["frame_idx"])])
+    recast_out = run_all(executor, workers, clip_recasts, recast_work, "evaluate recasts", "clip")
+    found = {clip: iter(vectors) for clip, vectors in zip(recast_rows, recast_out)}
+    rows = [next(found[c]) for c in recasts["clip_id"]]
+    return original, (np.stack(rows) if rows else np.zeros((0, 0), np.float32))

@@ -35,7 +35,6 @@ import torch
 
 from facecast import tables
 from facecast.errors import InputError
-from facecast.evaluate.features import Describer
 from facecast.evaluate.folds import grouped_folds
 from facecast.evaluate.images import descriptors
 from facecast.evaluate.regimes import FoldError, cross_validate, parts
@@ -43,7 +42,7 @@ from facecast.evaluate.samples import Selection, select
 from facecast.evaluate.scores import BEFORE_GATE, REGIMES, Scorer
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.metrics import REGIME_NAMES, check
-from facecast.params import EvaluateParams, Params
+from facecast.params import EvaluateParams, ExecutorParams, Params
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +136,15 @@ def _plots(table: pd.DataFrame, result: dict, folder: Path) -> None:
         pd.DataFrame(list(agreement.items()), columns=["label", "agreement"]).to_csv(tmp / "agreement.csv", index=False)
 
 
-def measure(params: EvaluateParams, seed: int, selection: Selection, clips: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
-    """The figures of a selection (``metrics/utility.json``) and its held-out predictions (``utility_frames``)."""
+def measure(
+    params: EvaluateParams, seed: int, selection: Selection, clips: pd.DataFrame, executor: ExecutorParams | None = None
+) -> tuple[dict, pd.DataFrame]:
+    """The figures of a selection (``metrics/utility.json``) and its held-out predictions (``utility_frames``).
+    ``executor``: where each clip's images are described (default: ``params.workers`` local processes)."""
     empty = pd.DataFrame(columns=[f.name for f in tables.spec("utility_frames").schema])
     if selection.reason is not None:
         return not_evaluated(params, selection, selection.reason), empty
-    original, recast = descriptors(selection.originals, selection.recasts, clips, Describer(params))
+    original, recast = descriptors(selection.originals, selection.recasts, clips, params, executor)
     frames_per_subject = selection.originals.groupby("subject").size()
     fold_of = grouped_folds({str(k): int(v) for k, v in frames_per_subject.items()}, params.folds, seed)
     sets = parts(selection, original, recast, fold_of, params.normalise)
@@ -166,6 +168,7 @@ def evaluate(
     metrics: Path,
     plots: Path,
     table_out: Path,
+    executor: ExecutorParams | None = None,
 ) -> dict:
     """Run the stage; returns the metrics it wrote."""
     start = time.perf_counter()
@@ -182,7 +185,7 @@ def evaluate(
         dataset=dataset,
         swapped=swapped,
     )
-    result, table = measure(params, seed, selection, clips)
+    result, table = measure(params, seed, selection, clips, executor)
     write_json(metrics, check("utility", result))
     _plots(table, result, plots)
     tables.write("utility_frames", table, table_out)
@@ -190,7 +193,7 @@ def evaluate(
     return result
 
 
-SECTIONS = ("evaluate",)  # the sections of params.yaml this stage reads (and seed)
+SECTIONS = ("evaluate", "executor")  # the sections of params.yaml this stage reads (and seed)
 
 
 def run(p: Params) -> dict:
@@ -204,4 +207,5 @@ def run(p: Params) -> dict:
         metrics=tables.METRICS / "utility.json",
         plots=tables.PLOTS / "utility",
         table_out=tables.INTERIM,
+        executor=p.executor,
     )

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from facecast import tables
 from facecast.errors import InputError
-from facecast.executor import collect, process_pool
+from facecast.executor import collect, pool, process_pool
 from facecast.faces.apparent import decide, declare
 from facecast.faces.clip_analysis import ClipResult, analyse_clip, run_clip
 from facecast.faces.donor_images import DonorResult, analyse_donor, gallery_entries
@@ -35,7 +35,7 @@ from facecast.faces.embed import Embedder
 from facecast.io.atomic import write_json
 from facecast.io.clips import ClipError
 from facecast.io.folders import require_folder
-from facecast.params import AttributesParams, FacesParams, Params
+from facecast.params import AttributesParams, ExecutorParams, FacesParams, Params
 
 __all__ = ["AnalysisJob", "analyse", "analyse_clip", "analyse_clips"]
 
@@ -163,23 +163,32 @@ def _map_here(fn: Callable, items: Sequence, desc: str, unit: str) -> list:
 
 
 def analyse(
-    donors: Path, params: FacesParams, interim: Path, metrics: Path, attributes: AttributesParams | None = None
+    donors: Path,
+    params: FacesParams,
+    interim: Path,
+    metrics: Path,
+    attributes: AttributesParams | None = None,
+    executor: ExecutorParams | None = None,
 ) -> dict:
     """Run the faces stage: read clips/frames from ``interim``, write the four face tables there and the
     metrics to ``metrics``; return the metrics. ``attributes``: how each track's apparent age group and sex
-    are read (default: the defaults of params.yaml's ``attributes`` section)."""
+    are read (default: the defaults of params.yaml's ``attributes`` section). ``executor``: where clips and
+    donor folders are analysed (default: the local pool of ``params.workers`` processes)."""
     attributes = attributes or AttributesParams()
+    elsewhere = executor is not None and executor.kind != "local"  # every clip and folder goes to the cluster
     start = time.perf_counter()
     donors, interim, metrics = Path(donors), Path(interim), Path(metrics)
     require_folder(donors, "donor gallery (input.donors)")
     jobs, expected, skipped = _clip_jobs(interim)
     folders, beside = gallery_entries(donors)
-    with process_pool(params.workers) as pool:
-        clips_pooled = pool is not None and len(jobs) > 1
-        clip_work = [pool.submit(_run_job, job, params) for job in jobs] if pool is not None and clips_pooled else []
+    with pool(executor, params.workers) as submitter:
+        clips_pooled = submitter is not None and (len(jobs) > 1 or elsewhere)
+        clip_work = [submitter.submit(_run_job, job, params) for job in jobs] if submitter and clips_pooled else []
         results = [] if clips_pooled else _clips_here(jobs, params)
         donor_work = (
-            [pool.submit(analyse_donor, f, donors, params) for f in folders] if pool and len(folders) > 1 else []
+            [submitter.submit(analyse_donor, f, donors, params) for f in folders]
+            if submitter and (len(folders) > 1 or elsewhere)
+            else []
         )
         if clips_pooled:
             results = collect(clip_work, "faces", "clip")
@@ -199,7 +208,7 @@ def analyse(
     return result
 
 
-SECTIONS = ("input", "faces", "attributes")  # the sections of params.yaml this stage reads (and seed)
+SECTIONS = ("input", "faces", "attributes", "executor")  # the sections of params.yaml this stage reads (and seed)
 
 
 def run(p: Params) -> dict:
@@ -210,4 +219,5 @@ def run(p: Params) -> dict:
         interim=tables.INTERIM,
         metrics=tables.METRICS / "faces.json",
         attributes=p.attributes,
+        executor=p.executor,
     )

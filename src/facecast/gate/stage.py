@@ -23,7 +23,7 @@ import pandas as pd
 
 from facecast import tables
 from facecast.errors import InputError
-from facecast.executor import collect, process_pool
+from facecast.executor import run_all
 from facecast.gate.audit import DETECTORS, Audited, AuditJob, audit_clip
 from facecast.gate.expression import min_frames
 from facecast.gate.measure import MEASURED, NOT_MEASURABLE, FaceRow, Measured, MeasureJob, measure_clip
@@ -32,7 +32,7 @@ from facecast.gate.verdicts import FrameKey, audit_reasons, clip_agreement, verd
 from facecast.io.atomic import write_json
 from facecast.metrics import check as check_metrics
 from facecast.models.recognition import ReferenceGallery, gallery
-from facecast.params import GateParams, Params
+from facecast.params import ExecutorParams, GateParams, Params
 
 
 def _points(value) -> np.ndarray | None:
@@ -182,8 +182,17 @@ def _metrics(rows: pd.DataFrame, clips: pd.DataFrame, extra: dict, wall: float) 
     }
 
 
-def gate(params: GateParams, interim: Path, cast_dir: Path, swapped: Path, metrics: Path, plots: Path) -> dict:
-    """Run the stage; returns the metrics it wrote."""
+def gate(
+    params: GateParams,
+    interim: Path,
+    cast_dir: Path,
+    swapped: Path,
+    metrics: Path,
+    plots: Path,
+    executor: ExecutorParams | None = None,
+) -> dict:
+    """Run the stage; returns the metrics it wrote. ``executor``: where each clip is measured (default: the local
+    pool of ``params.workers`` processes)."""
     start = time.perf_counter()
     swaps = tables.read_df("swaps", interim)
     faces = tables.read_df("faces", interim)
@@ -195,11 +204,7 @@ def gate(params: GateParams, interim: Path, cast_dir: Path, swapped: Path, metri
         if r.embedding is not None
     }
     work = jobs(swaps, faces, ids, gal, swapped, params)
-    with process_pool(min(params.workers, max(1, len(work)))) as pool:
-        if pool is None:
-            results: list[Measured] = [measure_clip(j) for j in work]
-        else:
-            results = collect([pool.submit(measure_clip, j) for j in work], "gate", "clip")
+    results: list[Measured] = run_all(executor, params.workers, measure_clip, [(j,) for j in work], "gate", "clip")
     rows = pd.DataFrame([r for m in results for r in m.rows])
     leaks = {(j.clip_id, j.variant, f): v for j, m in zip(work, results) for f, v in m.leaks.items()}
     if rows.empty:
@@ -207,11 +212,9 @@ def gate(params: GateParams, interim: Path, cast_dir: Path, swapped: Path, metri
     clips = clip_agreement(rows, params.expression.min_pcc, params.expression.min_signal_px)
     rows, landmark_counts = verdicts(rows, leaks, clips, params)
     audits = audit_jobs(rows, tables.read_df("clips", interim), swapped, params)
-    with process_pool(min(params.workers, max(1, len(audits)))) as pool:
-        if pool is None:
-            audited: list[Audited] = [audit_clip(j) for j in audits]
-        else:
-            audited = collect([pool.submit(audit_clip, j) for j in audits], "gate", "audit of clip")
+    audited: list[Audited] = run_all(
+        executor, params.workers, audit_clip, [(j,) for j in audits], "gate", "audit of clip"
+    )
     unchanged: dict[FrameKey, int] = {
         (a.clip_id, a.variant, f): v.unchanged for a in audited for f, v in a.frames.items()
     }
@@ -233,7 +236,7 @@ def gate(params: GateParams, interim: Path, cast_dir: Path, swapped: Path, metri
     return result
 
 
-SECTIONS = ("gate",)  # the sections of params.yaml this stage reads (and seed)
+SECTIONS = ("gate", "executor")  # the sections of params.yaml this stage reads (and seed)
 
 
 def run(p: Params) -> dict:
@@ -245,4 +248,5 @@ def run(p: Params) -> dict:
         swapped=tables.SWAPPED,
         metrics=tables.METRICS / "gates.json",
         plots=tables.PLOTS,
+        executor=p.executor,
     )

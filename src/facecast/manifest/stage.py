@@ -27,6 +27,7 @@ from facecast.manifest.measured import measured_categories
 from facecast.manifest.pseudonym import pseudonyms
 from facecast.manifest.secret import load_key
 from facecast.manifest.select import FRAME, frame_verdicts, reject_order, select
+from facecast.manifest.shards import write_dataset_shards
 from facecast.manifest.splits import assign, groups
 from facecast.manifest.summary import summarise
 from facecast.metrics import CastMetrics, check
@@ -288,9 +289,15 @@ def manifest(
     chosen = assign(found, params.splits, seed, quota)
     split_of = {s: split for g, split in zip(found, chosen.splits) for s in g.subjects}
 
-    with atomic_dir(out / "images") as images, atomic_dir(out / "manifest") as manifests:
+    with (
+        atomic_dir(out / "images") as images,
+        atomic_dir(out / "shards") as shards,
+        atomic_dir(out / "manifest") as manifests,
+    ):
         files = _publish(published, split_of, swapped, augmented, images)
         frame_rows = _frame_rows(published, files, split_of, ids)
+        if params.shards:
+            write_dataset_shards(frame_rows, images, shards, params.shard_images)
         tables.write("dataset_frames", frame_rows, manifests)
         dataset = tables.read_df("dataset_frames", manifests)
         tables.write("dataset_rejects", rejects, manifests)

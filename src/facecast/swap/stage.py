@@ -19,9 +19,10 @@ import pandas as pd
 
 from facecast import tables
 from facecast.errors import InputError
+from facecast.executor import run_all
 from facecast.io.atomic import atomic_dir, write_json
 from facecast.models.recognition import gallery
-from facecast.params import GateDeidParams, Params, SwapParams
+from facecast.params import ExecutorParams, GateDeidParams, Params, SwapParams
 from facecast.swap.clip_render import NO_COMPATIBLE_PREFIX, ClipSwapper, Flicker, Looks, RenderJob
 from facecast.swap.identity import IdentityFace, load_identity
 from facecast.swap.verify import Verifier
@@ -153,11 +154,35 @@ def _rendering(looks: Looks) -> dict:
     }
 
 
+def swap_clip(
+    job: RenderJob,
+    faces: pd.DataFrame,
+    plan: dict[tuple[int, int], tuple[str | None, str | None]],
+    identities: dict[str, IdentityFace],
+    variants: list[int],
+    params: SwapParams,
+    verifier: Verifier | None,
+    out: Path,
+) -> tuple[list[dict], Looks, list[Flicker]]:
+    """One clip's every variant rendered into ``out`` (a task of the executor): its swaps rows, what its faces were
+    rendered from, and its flicker per variant."""
+    swapper = ClipSwapper(job, faces, plan, identities, variants, params, verifier)
+    rows = swapper.run(out, out / "previews" if params.preview else None)
+    return rows, swapper.looks, list(swapper.flicker.values())
+
+
 def swap(
-    params: SwapParams, interim: Path, cast_dir: Path, out: Path, metrics: Path, min_distance: float = DEID_DISTANCE
+    params: SwapParams,
+    interim: Path,
+    cast_dir: Path,
+    out: Path,
+    metrics: Path,
+    min_distance: float = DEID_DISTANCE,
+    executor: ExecutorParams | None = None,
 ) -> dict:
     """Run the stage; returns the metrics it wrote. ``min_distance``: ``gate.deid.min_distance``, what
-    ``swap.verify`` holds every swapped face to."""
+    ``swap.verify`` holds every swapped face to. ``executor``: where each clip is rendered (default: the local
+    pool of ``params.processes`` processes)."""
     start = time.perf_counter()
     jobs = _jobs(interim)
     faces = tables.read_df("faces", interim)
@@ -178,20 +203,18 @@ def swap(
     total = Flicker()
     looks = Looks()
     with atomic_dir(out) as tmp:
+        work = []
         for job in jobs:
+            clip_plan = plan.get(job.clip_id, {})
+            cast_here = {ident for ident, _ in clip_plan.values() if ident is not None}
             verifier = None if reference is None else Verifier(reference, job.clip_id, min_distance)
-            swapper = ClipSwapper(
-                job,
-                by_clip.get(job.clip_id, faces.iloc[:0]),
-                plan.get(job.clip_id, {}),
-                identities,
-                variants,
-                params,
-                verifier,
-            )
-            rows.extend(swapper.run(tmp, tmp / "previews" if params.preview else None))
-            looks.merge(swapper.looks)
-            for f in swapper.flicker.values():
+            clip_faces = by_clip.get(job.clip_id, faces.iloc[:0])
+            clip_identities = {k: v for k, v in identities.items() if k in cast_here}
+            work.append((job, clip_faces, clip_plan, clip_identities, variants, params, verifier, tmp))
+        for clip_rows, clip_looks, flicker in run_all(executor, params.processes, swap_clip, work, "swap", "clip"):
+            rows.extend(clip_rows)
+            looks.merge(clip_looks)
+            for f in flicker:
                 total.swapped += f.swapped
                 total.original += f.original
                 total.pairs += f.pairs
@@ -205,7 +228,11 @@ def swap(
     return result
 
 
-SECTIONS = ("swap", "gate")  # the sections of params.yaml this stage reads (and seed): gate for deid.min_distance
+SECTIONS = (
+    "swap",
+    "gate",
+    "executor",
+)  # the sections of params.yaml this stage reads (and seed): gate for deid.min_distance
 
 
 def run(p: Params) -> dict:
@@ -217,4 +244,5 @@ def run(p: Params) -> dict:
         out=tables.SWAPPED,
         metrics=tables.METRICS / "swap.json",
         min_distance=p.gate.deid.min_distance,
+        executor=p.executor,
     )

@@ -1,4 +1,4 @@
-"""Work spread over processes: a pool of fresh interpreters, and results collected in order with a progress bar.
+"""The local executor: a pool of this machine's fresh interpreters, and results collected in order with a progress bar.
 
 Workers never outlive their stage. Each asks the kernel (Linux ``PR_SET_PDEATHSIG``) to
 be killed when the stage process dies, however it dies (``kill -9`` included), and
