@@ -1,11 +1,12 @@
 """Speed of the gate stage on the embedded default, before and after it kept swap's own measures, and where its
 time goes.
 
-Runs the stage in one process twice, in the same run: measuring every face again
-(``gate.reuse_swap_measures: false``, the gate before) and keeping what
-``swap.verify`` measured on the same JPEG bytes (``true``); prints frames and
-faces per second per core of each, their ratio, and every verdict that differs
-between the two (there should be none). Then the stage with ``--workers``
+Runs the stage in one process on one thread twice, in the same run: as issue 17
+measured it (every face measured again, ``gate.reuse_swap_measures: false``, and
+CenterFace on OpenCV's DNN module) and as it runs now (keeping what
+``swap.verify`` measured on the same JPEG bytes, CenterFace on onnxruntime);
+prints frames and faces per second per core of each, their ratio, and every
+verdict that differs between the two (there should be none). Then the stage with ``--workers``
 processes, and, on a sample of frames, the time per call of each measurement
 the stage makes (landmark re-fit, dlib descriptor, CenterFace scan), so the
 cost of each part is visible.
@@ -30,8 +31,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from facecast import tables
+from facecast.gate import measure
+from facecast.gate.audit import detect
 from facecast.gate.stage import gate
 from facecast.models.centerface import LeakScanner
 from facecast.models.recognition import descriptor, refit
@@ -83,11 +87,15 @@ def per_call(sample_frames: int, threshold: float) -> dict[str, float]:
     done = done.iloc[np.linspace(0, len(done) - 1, min(sample_frames, len(done))).astype(int)]
     boxes = faces.set_index(["clip_id", "frame_idx", "track_id"])
     scanner = LeakScanner(threshold)
+    opencv = LeakScanner(threshold, backend="opencv")
     times: dict[str, list[float]] = {
         "decode JPEG": [],
         "landmark re-fit": [],
         "dlib descriptor": [],
-        "CenterFace scan": [],
+        f"CenterFace scan, {scanner.backend}": [],
+        "CenterFace scan, opencv": [],
+        "audit: dlib HOG": [],
+        "audit: MTCNN": [],
     }
     for r in done.itertuples(index=False):
         t0 = time.perf_counter()
@@ -100,7 +108,13 @@ def per_call(sample_frames: int, threshold: float) -> dict[str, float]:
         t3 = time.perf_counter()
         scanner.detect(image)
         t4 = time.perf_counter()
-        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+        opencv.detect(image)
+        t5 = time.perf_counter()
+        detect(image, ("dlib_hog",))
+        t6 = time.perf_counter()
+        detect(image, ("mtcnn",))
+        t7 = time.perf_counter()
+        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)):
             times[key].append(value)
     return {k: statistics.median(v) * 1000 for k, v in times.items()}
 
@@ -115,15 +129,23 @@ def main() -> int:
         print("data/interim/swaps.parquet is missing: run `dvc repro swap` first", file=sys.stderr)
         return 2
     os.chdir(ROOT)
+    torch.set_num_threads(1)  # one core, as in a pool's worker: figures per core
+    cv2.setNumThreads(1)
     params = load("gate").gate
     print(f"cores: {os.cpu_count()}, load average (1 min) at start {os.getloadavg()[0]:.2f}")
+    threshold = params.leaks.detector_threshold
     with tempfile.TemporaryDirectory() as tmp:
+        # the gate as the issue measured it: every face measured again, CenterFace on OpenCV's DNN module
         again = params.model_copy(update={"reuse_swap_measures": False})
+        measure._SCANNER[threshold] = LeakScanner(threshold, backend="opencv")
         old_fps, frames, old_faces, old_rows = stage_run(again, 1, Path(tmp), args.clips, "again")
+        measure._SCANNER.clear()  # now as the stage runs: onnxruntime when onnx is installed
         new_fps, _, new_faces, new_rows = stage_run(params, 1, Path(tmp), args.clips, "kept")
         many, _, _, _ = stage_run(params, args.workers, Path(tmp), args.clips, "many")
-    print(f"{'gate, measuring every face again':40s} {old_fps:7.2f} fps  {old_faces:7.2f} faces/s  ({frames} frames)")
-    print(f"{'gate, keeping swap.verify measures':40s} {new_fps:7.2f} fps  {new_faces:7.2f} faces/s")
+    label = "gate before (every face again, OpenCV)"
+    print(f"{label:40s} {old_fps:7.2f} fps  {old_faces:7.2f} faces/s  ({frames} frames, one thread)")
+    label = f"gate now (swap's measures, {LeakScanner(threshold).backend})"
+    print(f"{label:40s} {new_fps:7.2f} fps  {new_faces:7.2f} faces/s  (one thread)")
     print(f"{'ratio (faces per second per core)':40s} {new_faces / old_faces:7.2f}x")
     changed = changed_verdicts(old_rows, new_rows)
     print(f"verdicts that changed: {len(changed)}")

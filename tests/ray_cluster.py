@@ -6,9 +6,10 @@ it is reachable from the machine's other interfaces (``ray start --node-ip-addre
 makes Ray 2.60 advertise the machine's address: its ``resolve_ip_for_localhost``); the PID namespace ends
 every process of the cluster when this script ends, however it ends.
 
-    python tests/ray_cluster.py PROJECT TEMP_DIR COMMAND...
+    python tests/ray_cluster.py [--nodes N] PROJECT TEMP_DIR COMMAND...
 
-starts a head node and a second worker node (one CPU each, no dashboard, Ray's files under TEMP_DIR), writes
+starts a head node and a second worker node (``--nodes``: N nodes in all, default 2; one CPU each, no dashboard,
+Ray's files under TEMP_DIR), writes
 ``executor: {kind: ray, address: 127.0.0.1:<port>}`` into PROJECT/params.yaml, runs COMMAND in PROJECT, prints
 one JSON line (the nodes, every listening address of the cluster, COMMAND's exit code and output), stops the
 cluster and exits with COMMAND's exit code (3 when the cluster did not start).
@@ -45,16 +46,15 @@ def listening() -> list[str]:
     )
 
 
-def main(project: Path, temp: Path, command: list[str]) -> int:
+def main(project: Path, temp: Path, command: list[str], nodes: int = 2) -> int:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-    head = ray("start", "--head", f"--port={PORT}", "--include-dashboard=false", f"--temp-dir={temp}", *common)
-    worker = ray("start", f"--address=127.0.0.1:{PORT}", *common) if head.returncode == 0 else None
-    report: dict = {"head": head.returncode, "worker": None if worker is None else worker.returncode}
-    if head.returncode != 0 or worker is None or worker.returncode != 0:
-        report["output"] = (head.stdout + head.stderr + ("" if worker is None else worker.stdout + worker.stderr))[
-            -4000:
-        ]
+    started = [ray("start", "--head", f"--port={PORT}", "--include-dashboard=false", f"--temp-dir={temp}", *common)]
+    while len(started) < nodes and started[-1].returncode == 0:
+        started.append(ray("start", f"--address=127.0.0.1:{PORT}", *common))
+    report: dict = {"started": [s.returncode for s in started]}
+    if len(started) < nodes or any(s.returncode != 0 for s in started):
+        report["output"] = "".join(s.stdout + s.stderr for s in started)[-4000:]
         print(json.dumps(report))
         return 3
     try:
@@ -62,8 +62,8 @@ def main(project: Path, temp: Path, command: list[str]) -> int:
         params = yaml.safe_load(params_file.read_text())
         params["executor"] = {"kind": "ray", "address": f"127.0.0.1:{PORT}", "cpus_per_task": 1.0}
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-        nodes = subprocess.run([sys.executable, "-c", NODES.format(port=PORT)], capture_output=True, text=True)
-        report["nodes"] = json.loads(nodes.stdout) if nodes.returncode == 0 else nodes.stderr[-2000:]
+        seen = subprocess.run([sys.executable, "-c", NODES.format(port=PORT)], capture_output=True, text=True)
+        report["nodes"] = json.loads(seen.stdout) if seen.returncode == 0 else seen.stderr[-2000:]
         proc = subprocess.run(command, cwd=project, capture_output=True, text=True)
         report.update(listening=listening(), code=proc.returncode, output=(proc.stdout + proc.stderr)[-6000:])
     finally:
@@ -73,4 +73,8 @@ def main(project: Path, temp: Path, command: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]))
+    argv = sys.argv[1:]
+    n = 2
+    if argv[:1] == ["--nodes"]:
+        n, argv = int(argv[1]), argv[2:]
+    sys.exit(main(Path(argv[0]), Path(argv[1]), argv[2:], n))
