@@ -245,3 +245,16 @@ def test_a_stricter_identity_gate_rejects_more(built, clean):
     far = stricter[(stricter.swap_status == "swapped") & (stricter.identity_distance > limit)]
     assert len(far) >= 1
     assert all(any(k == GateReason.IDENTITY and "cast identity" in d for k, d in rs) for rs in reasons_of(far))
+
+
+def test_a_clip_cut_into_segments_gives_the_same_table(built, clean):
+    """Segments of 4 frames, measured and audited in two processes (the audit of a later segment starts decoding
+    the original clip part-way): gates.parquet is byte-identical to the clip measured whole."""
+    rows, metrics, _ = clean
+    interim = built / "interim_segments"
+    shutil.copytree(built / "interim", interim)
+    params = PARAMS.model_copy(update={"segment_frames": 4, "workers": 2})
+    cut, metrics_cut, _ = run_gate(built, "segments", interim, built / "swapped", params)
+    assert metrics["frames"]["total"] > 2 * 4  # more than two segments
+    assert (interim / "gates.parquet").read_bytes() == (built / "interim" / "gates.parquet").read_bytes()
+    assert metrics_cut["audit"] == metrics["audit"] and metrics_cut["audit"]["frames_scanned"] > 4

@@ -633,6 +633,13 @@ class GateParams(Section):
         "is measured again",
     )
     workers: int = Field(2, ge=1, le=64, description="processes measuring clips in parallel")
+    segment_frames: int = Field(
+        250,
+        ge=1,
+        le=1_000_000,
+        description="frames per task: a longer clip is measured and audited in segments of this many frames, "
+        "side by side (the results are the same whatever the size)",
+    )
 
 
 DEFAULT_POLICY: dict[str, Any] = {

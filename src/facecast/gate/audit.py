@@ -148,9 +148,9 @@ def audit_clip(job: AuditJob) -> Audited:
     wanted = set(job.frames)
     if not wanted:
         return out
-    last = max(wanted)
+    first, last = min(wanted), max(wanted)
     try:
-        for frame_idx, original in enumerate(iter_frames(job.clip_path, job.clip_kind)):
+        for frame_idx, original in enumerate(iter_frames(job.clip_path, job.clip_kind, first), first):
             if frame_idx in wanted:
                 output = read_swapped(job.swapped_dir / job.frames[frame_idx])
                 if output.shape != original.shape:

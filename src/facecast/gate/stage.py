@@ -5,11 +5,12 @@ Reads ``clips``, ``faces``, ``tracks``, ``donor_tracks``, ``swaps`` (data/interi
 original clips; writes ``data/interim/gates.parquet`` (one row per face per
 frame per variant, and per frame without a face),
 ``data/interim/gate_clips.parquet`` (expression agreement per track and per
-clip), ``metrics/gates.json`` and the plot data in ``plots/``. The (clip,
-variant) pairs are measured in ``gate.workers`` processes, each loading dlib
-and CenterFace once; embeddings are the expensive part. Then the frames that
-passed are audited (:mod:`facecast.gate.audit`) in a second pool, and a frame
-with a face region unchanged from the original is rejected.
+clip), ``metrics/gates.json`` and the plot data in ``plots/``. Each (clip,
+variant), cut into segments of ``gate.segment_frames`` frames, is one task of
+the executor (``gate.workers`` local processes or a Ray cluster), each worker
+loading dlib and CenterFace once. Then the frames that passed are audited
+(:mod:`facecast.gate.audit`), segment by segment again, and a frame with a face
+region unchanged from the original is rejected.
 """
 
 from __future__ import annotations
@@ -72,10 +73,26 @@ def jobs(
             frames.setdefault(int(r.frame_idx), (image, []))[1].append(row)
             if isinstance(r.image_sha256, str):
                 digests[int(r.frame_idx)] = r.image_sha256
-        out.append(
-            MeasureJob(clip_id, int(variant), frames, swapped, gal, ids, params.leaks.detector_threshold, digests)
-        )
+        for part in segments(sorted(frames), params.segment_frames):
+            out.append(
+                MeasureJob(
+                    clip_id,
+                    int(variant),
+                    {f: frames[f] for f in part},
+                    swapped,
+                    gal,
+                    ids,
+                    params.leaks.detector_threshold,
+                    {f: digests[f] for f in part if f in digests},
+                )
+            )
     return out
+
+
+def segments(frames: list[int], size: int) -> list[list[int]]:
+    """``frames`` (sorted) in runs of at most ``size``: one task each, so a long clip keeps every worker busy. A
+    frame's measures depend on that frame alone, so the rows are the same however a clip is cut."""
+    return [frames[i : i + size] for i in range(0, len(frames), size)]
 
 
 def _quantiles(values) -> dict | None:
@@ -92,7 +109,8 @@ def _quantiles(values) -> dict | None:
 
 
 def audit_jobs(rows: pd.DataFrame, clips: pd.DataFrame, swapped: Path, params: GateParams) -> list[AuditJob]:
-    """One job per (clip, variant) with frames every row of which passed: the frames the audit scans."""
+    """Jobs per (clip, variant), one per segment of ``gate.segment_frames``, of the frames every row of which
+    passed: the frames the audit scans."""
     if rows.empty:
         return []
     where = {r.clip_id: (str(r.path), str(r.kind)) for r in clips.itertuples(index=False)}
@@ -105,7 +123,18 @@ def audit_jobs(rows: pd.DataFrame, clips: pd.DataFrame, swapped: Path, params: G
             raise InputError(f"clips.parquet lacks clip {clip_id} that swaps.parquet names; run ingest again")
         frames = {int(r.frame_idx): str(r.image) for r in g.itertuples(index=False) if isinstance(r.image, str)}
         path, kind = where[clip_id]
-        out.append(AuditJob(clip_id, int(variant), path, kind, frames, swapped, tuple(params.audit.detectors)))
+        for part in segments(sorted(frames), params.segment_frames):
+            out.append(
+                AuditJob(
+                    clip_id,
+                    int(variant),
+                    path,
+                    kind,
+                    {f: frames[f] for f in part},
+                    swapped,
+                    tuple(params.audit.detectors),
+                )
+            )
     return out
 
 

@@ -81,14 +81,18 @@ def video_fps(path: Path) -> float | None:
     return float(fps) if fps and np.isfinite(fps) and fps > 0 else None
 
 
-def iter_frames(path: str | Path, kind: str) -> Generator[np.ndarray, None, None]:
-    """Yield every frame of the clip as an RGB uint8 array."""
+def iter_frames(path: str | Path, kind: str, start: int = 0) -> Generator[np.ndarray, None, None]:
+    """Yield every frame of the clip as an RGB uint8 array (from frame ``start``: the frames before it are decoded
+    in order, as a video must be, but not converted)."""
     path = Path(path)
     if kind == "video":
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             raise ClipError(f"{path}: video could not be opened")
         try:
+            for _ in range(start):
+                if not cap.grab():
+                    return
             while True:
                 ok, frame = cap.read()
                 if not ok:
@@ -97,7 +101,7 @@ def iter_frames(path: str | Path, kind: str) -> Generator[np.ndarray, None, None
         finally:
             cap.release()
     elif kind == "images":
-        for f in image_files(path):
+        for f in image_files(path)[start:]:
             frame = cv2.imread(str(f), cv2.IMREAD_COLOR)
             if frame is None:
                 raise ClipError(f"{f}: image could not be decoded")
