@@ -8,7 +8,7 @@ run is a fresh interpreter (`--inner`), so each pays the same start-up and model
 `tests/test_ray_executor.py` uses (`tests/ray_cluster.py`: nodes on 127.0.0.1 in their own network, PID and mount
 namespaces, which needs root).
 
-Usage: .venv/bin/python benchmarks/scaling.py [--clips N] [--rounds 1]
+Usage: .venv/bin/python benchmarks/scaling.py [--clips N] [--rounds 1]   (ray installed: pip install -e '.[ray]')
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ def inner(scratch: Path) -> None:
     from facecast.params import load
 
     p = load("gate", "executor", path=scratch / "params.yaml")
+    os.chdir(ROOT)  # the tables name clips relative to the project, as dvc repro runs a stage
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)  # the local process on one core, as each Ray worker is (one CPU, one torch thread)
+    cv2.setNumThreads(1)
     start = time.perf_counter()
     metrics = gate(
         p.gate.model_copy(update={"workers": 1}),
@@ -74,7 +80,9 @@ def local_run(scratch: Path) -> dict:
     params["executor"] = {"kind": "local"}
     (scratch / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.run([sys.executable, __file__, "--inner", str(scratch)], capture_output=True, text=True)
-    return last_json(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise SystemExit(f"the local run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return last_json(proc.stdout)
 
 
 def ray_run(scratch: Path, nodes: int) -> dict:
@@ -100,6 +108,8 @@ def ray_run(scratch: Path, nodes: int) -> dict:
         )
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+    if not proc.stdout.strip():
+        raise SystemExit(f"the cluster helper failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     report = last_json(proc.stdout)
     if report.get("code") != 0:
         raise SystemExit(f"the Ray run failed:\n{report.get('output', proc.stderr)[-3000:]}")
@@ -118,7 +128,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="facecast_scaling_"))
     try:
         tasks = prepare(scratch, args.clips)
-        print(f"gate over {tasks} (clip, variant) tasks; cores: {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+        print(f"gate over {tasks} (clip, variant) pairs; cores: {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
         runs: dict[str, list[dict]] = {"local, 1 process": [], "ray, 1 worker": [], "ray, 2 workers": []}
         for _ in range(args.rounds):
             runs["local, 1 process"].append(local_run(scratch))

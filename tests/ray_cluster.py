@@ -47,6 +47,9 @@ def listening() -> list[str]:
 
 
 def main(project: Path, temp: Path, command: list[str], nodes: int = 2) -> int:
+    if not (Path(sys.executable).parent / "ray").is_file():
+        print(json.dumps({"started": [], "output": f"no ray command beside {sys.executable}: pip install ray"}))
+        return 3
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
     started = [ray("start", "--head", f"--port={PORT}", "--include-dashboard=false", f"--temp-dir={temp}", *common)]

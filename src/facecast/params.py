@@ -637,8 +637,9 @@ class GateParams(Section):
         250,
         ge=1,
         le=1_000_000,
-        description="frames per task: a longer clip is measured and audited in segments of this many frames, "
-        "side by side (the results are the same whatever the size)",
+        description="frames per task: a longer clip is measured and audited in segments of at most this many "
+        "frames, side by side, fewer when there would otherwise be fewer tasks than workers (the results are the "
+        "same whatever the size)",
     )
 
 

@@ -50,6 +50,7 @@ def jobs(
         ].itertuples(index=False)
     }
     out = []
+    length = segment_length(len(swaps[["clip_id", "variant", "frame_idx"]].drop_duplicates()), params)
     for (clip_id, variant), g in swaps.groupby(["clip_id", "variant"], sort=True):
         frames: dict[int, tuple[str | None, list[FaceRow]]] = {}
         digests: dict[int, str] = {}
@@ -73,7 +74,7 @@ def jobs(
             frames.setdefault(int(r.frame_idx), (image, []))[1].append(row)
             if isinstance(r.image_sha256, str):
                 digests[int(r.frame_idx)] = r.image_sha256
-        for part in segments(sorted(frames), params.segment_frames):
+        for part in segments(sorted(frames), length):
             out.append(
                 MeasureJob(
                     clip_id,
@@ -87,6 +88,12 @@ def jobs(
                 )
             )
     return out
+
+
+def segment_length(frames: int, params: GateParams) -> int:
+    """Frames per task: ``gate.segment_frames``, or fewer when ``frames`` in all would not give each of
+    ``gate.workers`` a task (one short clip on two cores)."""
+    return max(1, min(params.segment_frames, -(-frames // params.workers)))
 
 
 def segments(frames: list[int], size: int) -> list[list[int]]:
@@ -118,12 +125,13 @@ def audit_jobs(rows: pd.DataFrame, clips: pd.DataFrame, swapped: Path, params: G
         passed=("status", lambda s: bool((s == "pass").all())), image=("image", "first")
     )
     out = []
+    length = segment_length(int(ok["passed"].sum()), params)
     for (clip_id, variant), g in ok[ok["passed"]].reset_index().groupby(["clip_id", "variant"], sort=True):
         if clip_id not in where:
             raise InputError(f"clips.parquet lacks clip {clip_id} that swaps.parquet names; run ingest again")
         frames = {int(r.frame_idx): str(r.image) for r in g.itertuples(index=False) if isinstance(r.image, str)}
         path, kind = where[clip_id]
-        for part in segments(sorted(frames), params.segment_frames):
+        for part in segments(sorted(frames), length):
             out.append(
                 AuditJob(
                     clip_id,
