@@ -58,9 +58,9 @@ def wait_for(condition, what: str, timeout: float = 180.0):
 class Repro:
     """`dvc repro` in its own process group, as a terminal runs it."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *args: str):
         self.proc = subprocess.Popen(
-            ["dvc", "repro"],
+            ["dvc", "repro", *args],
             cwd=root,
             env=environ(),
             stdout=subprocess.PIPE,
@@ -150,12 +150,18 @@ def test_ctrl_c_prints_one_line_and_stops_the_workers(project):
     # every face measured again: the gate keeping swap's measures finishes the tiny project's 15 frames before the
     # interrupt reaches it
     set_param(project, "gate", "reuse_swap_measures", False)
-    repro = Repro(project)  # swap runs first (still out of date), then gate
-    stage = wait_for(lambda: repro.stage("gate"), "the gate stage", timeout=300)
-    workers = wait_for(lambda: repro.workers(stage), "the gate workers")
-    os.killpg(repro.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
-    code, out = repro.finish()
-    assert code != 0
+    for attempt in range(3):
+        # swap runs first (still out of date), then gate; later attempts run the gate alone again
+        repro = Repro(project) if attempt == 0 else Repro(project, "--force", "--single-item", "gate")
+        stage = wait_for(lambda r=repro: r.stage("gate"), "the gate stage", timeout=300)
+        workers = wait_for(lambda r=repro, g=stage: r.workers(g), "the gate workers")
+        os.killpg(repro.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        code, out = repro.finish()
+        if code != 0 or "interrupted" in out:
+            break
+        # on a loaded machine the 15 frames' gate can end between the workers appearing and the interrupt landing
+        # (its last pool winding down): that run tested nothing, so the gate runs again
+    assert code != 0, out
     assert "facecast gate: interrupted; its outputs were left as they were" in out, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert_gone([stage, *workers])
